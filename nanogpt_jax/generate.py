@@ -1,0 +1,96 @@
+"""Sampling with a fixed-size KV cache: a prefill over the prompt, then a lax.while_loop of one-token steps.
+
+Shapes never depend on the prompt: the window is always (batch, block_size) and the prefill length
+is rounded up to a power of two, so a new prompt compiles at most one new prefill and never a new
+decode loop. A generation longer than block_size slides: the last 3/4 of the window is prefilled
+again and decoding goes on, where nanoGPT would recompute the whole context for every token.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+
+def cast_params(params, dtype):
+    """Cast float weights once, before the loop, so each step reads bf16 weights, not fp32."""
+    return jax.tree.map(lambda p: p.astype(dtype) if jnp.issubdtype(p.dtype, jnp.floating) else p, params)
+
+
+def sample_token(logits_BV, key, temperature: float, top_k: int, top_p: float):
+    """Next token per row: greedy at temperature 0, else from the tempered, top-k / top-p cut distribution."""
+    if temperature == 0.0:
+        return jnp.argmax(logits_BV, axis=-1).astype(jnp.int32)
+    logits_BV = logits_BV / temperature
+    if top_k:
+        kth_B1 = jax.lax.top_k(logits_BV, min(top_k, logits_BV.shape[-1]))[0][:, -1:]
+        logits_BV = jnp.where(logits_BV < kth_B1, -jnp.inf, logits_BV)
+    if top_p < 1.0:  # keep the smallest set of tokens whose probability reaches top_p
+        sorted_BV = jnp.sort(logits_BV, axis=-1)[:, ::-1]
+        cum_BV = jnp.cumsum(jax.nn.softmax(sorted_BV, axis=-1), axis=-1)
+        cut_B1 = jnp.take_along_axis(sorted_BV, jnp.sum(cum_BV < top_p, axis=-1, keepdims=True), axis=-1)
+        logits_BV = jnp.where(logits_BV < cut_B1, -jnp.inf, logits_BV)
+    return jax.random.categorical(key, logits_BV, axis=-1).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=('graphdef', 'prefill_len'))
+def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int):
+    """Run the first prefill_len positions of the window; return the cache and the logits at length-1."""
+    model = nnx.merge(graphdef, params)
+    cache = model.init_cache(tokens_BS.shape[0])
+    x_BPD, cache = model.hidden(tokens_BS[:, :prefill_len], cache=cache, pos=0)
+    last_B1D = jax.lax.dynamic_slice_in_dim(x_BPD, length - 1, 1, axis=1)
+    return cache, model.logits(last_B1D)[:, 0]
+
+
+@functools.partial(jax.jit, static_argnames=('graphdef', 'temperature', 'top_k', 'top_p', 'vocab_size'),
+                   donate_argnames=('tokens_BS',))
+def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
+           temperature: float, top_k: int, top_p: float, vocab_size: int):
+    """Sample tokens into positions [length, end) of the window, one cached step at a time."""
+    model = nnx.merge(graphdef, params)
+
+    def step(carry):
+        tokens_BS, cache, logits_BV, pos, key = carry
+        key, sub = jax.random.split(key)
+        token_B = sample_token(logits_BV[:, :vocab_size], sub, temperature, top_k, top_p)
+        tokens_BS = jax.lax.dynamic_update_slice_in_dim(tokens_BS, token_B[:, None], pos, axis=1)
+        x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos)
+        return tokens_BS, cache, model.logits(x_B1D)[:, 0], pos + 1, key
+
+    carry = (tokens_BS, cache, logits_BV, jnp.asarray(length, jnp.int32), key)
+    return jax.lax.while_loop(lambda c: c[3] < end, step, carry)[0]
+
+
+def prefill_bucket(length: int, block_size: int) -> int:
+    return min(block_size, max(16, 1 << (length - 1).bit_length()))
+
+
+def generate(graphdef, params, prompt_BP, max_new_tokens: int, key, *, block_size: int, vocab_size: int,
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, dtype=jnp.float32):
+    """Continue each row of prompt_BP (ints, shape (B, P), P <= block_size) by max_new_tokens tokens.
+    Returns a numpy array (B, P + max_new_tokens)."""
+    out_BN = np.asarray(prompt_BP, np.int32)
+    B = out_BN.shape[0]
+    params = cast_params(params, dtype)
+    keep = max(1, block_size * 3 // 4)
+    produced = 0
+    while produced < max_new_tokens:
+        context_BL = out_BN[:, -(block_size if produced == 0 else keep):]
+        if context_BL.shape[1] >= block_size:  # a full window: slide before sampling
+            context_BL = context_BL[:, -keep:]
+        length = context_BL.shape[1]
+        window_BS = np.zeros((B, block_size), np.int32)
+        window_BS[:, :length] = context_BL
+        window_BS = jnp.asarray(window_BS)
+        cache, logits_BV = prefill(graphdef, params, window_BS, length,
+                                   prefill_len=prefill_bucket(length, block_size))
+        end = min(length + max_new_tokens - produced, block_size)
+        key, sub = jax.random.split(key)
+        window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, end, sub,
+                           temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
+                           vocab_size=vocab_size)
+        out_BN = np.concatenate([out_BN, np.asarray(window_BS[:, length:end])], axis=1)
+        produced += end - length
+    return out_BN

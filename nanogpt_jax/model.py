@@ -1,0 +1,183 @@
+"""GPT-2 in Flax NNX, initialised as nanoGPT does.
+
+Weights are float32 master copies; each layer casts them to the activations' dtype (bfloat16 on
+GPU/TPU), so mixed precision needs no second copy of the model. Every parameter carries `axes`,
+its logical axis names; sharding.py maps those to mesh axes with one small table of rules.
+The same forward serves training (no cache) and decoding (a fixed-size KV cache and a position).
+"""
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+@dataclasses.dataclass(frozen=True)
+class GPTConfig:
+    block_size: int = 1024
+    vocab_size: int = 50304  # padded to a multiple of 64 (see padded_vocab)
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0
+    bias: bool = True
+    dtype: str = 'float32'  # compute dtype of activations
+    attention: str = 'xla'  # jax.nn.dot_product_attention implementation: 'xla' or 'cudnn'
+
+
+def padded_vocab(vocab_size: int) -> int:
+    """Round the vocab up to a multiple of 64, as nanoGPT does for GPT-2 (50257 -> 50304)."""
+    return -(-vocab_size // 64) * 64
+
+
+def normal_param(rngs: nnx.Rngs, shape, std: float, axes) -> nnx.Param:
+    return nnx.Param(std * jax.random.normal(rngs.params(), shape, jnp.float32), axes=axes)
+
+
+def zeros_param(shape, axes) -> nnx.Param:
+    return nnx.Param(jnp.zeros(shape, jnp.float32), axes=axes)
+
+
+class Linear(nnx.Module):
+    """x @ kernel (+ bias); the kernel is (d_in, *out_shape) so q/k/v can keep a head axis."""
+
+    def __init__(self, d_in: int, out_shape: tuple, axes: tuple, *, bias: bool, std: float, rngs: nnx.Rngs):
+        self.kernel = normal_param(rngs, (d_in, *out_shape), std, axes)
+        self.bias = zeros_param(out_shape, axes[1:]) if bias else None
+
+    def __call__(self, x):
+        y = jnp.tensordot(x, self.kernel[...].astype(x.dtype), axes=1)
+        return y if self.bias is None else y + self.bias[...].astype(x.dtype)
+
+
+class LayerNorm(nnx.Module):
+    """LayerNorm with an optional bias (nanoGPT's), computed in float32."""
+
+    def __init__(self, d: int, *, bias: bool):
+        self.scale = nnx.Param(jnp.ones((d,), jnp.float32), axes=('embed',))
+        self.bias = zeros_param((d,), ('embed',)) if bias else None
+
+    def __call__(self, x):
+        x32 = x.astype(jnp.float32)
+        mean = x32.mean(-1, keepdims=True)
+        var = jnp.square(x32 - mean).mean(-1, keepdims=True)
+        y = (x32 - mean) * jax.lax.rsqrt(var + 1e-5) * self.scale[...]
+        if self.bias is not None:
+            y = y + self.bias[...]
+        return y.astype(x.dtype)
+
+
+class CausalSelfAttention(nnx.Module):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+        d, proj_std = cfg.n_embd, 0.02 / math.sqrt(2 * cfg.n_layer)
+        self.n_head, self.attention = cfg.n_head, cfg.attention
+        self.c_attn = Linear(d, (3, d), ('embed', None, 'heads'), bias=cfg.bias, std=0.02, rngs=rngs)
+        self.c_proj = Linear(d, (d,), ('heads', 'embed'), bias=cfg.bias, std=proj_std, rngs=rngs)
+        self.attn_dropout = nnx.Dropout(cfg.dropout)
+        self.resid_dropout = nnx.Dropout(cfg.dropout)
+
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
+        B, T, D = x_BTD.shape
+        qkv_BT3D = self.c_attn(x_BTD)
+        q_BTNH, k_BTNH, v_BTNH = (qkv_BT3D[:, :, i].reshape(B, T, self.n_head, D // self.n_head)
+                                  for i in range(3))
+        if cache is None and rngs is not None and self.attn_dropout.rate > 0:
+            y_BTNH = self.attend_with_dropout(q_BTNH, k_BTNH, v_BTNH, rngs)
+        elif cache is None:  # training / full forward: causal attention over the T tokens
+            y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BTNH, v_BTNH, is_causal=True,
+                                                  implementation=self.attention)
+        else:  # decoding: write k, v at [pos, pos+T) of the fixed-size cache, attend to what is written
+            k_BSNH = jax.lax.dynamic_update_slice(cache[0], k_BTNH.astype(cache[0].dtype), (0, pos, 0, 0))
+            v_BSNH = jax.lax.dynamic_update_slice(cache[1], v_BTNH.astype(cache[1].dtype), (0, pos, 0, 0))
+            cache = (k_BSNH, v_BSNH)
+            S = k_BSNH.shape[1]
+            mask_TS = jnp.arange(S)[None, :] <= pos + jnp.arange(T)[:, None]
+            y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BSNH, v_BSNH, mask=mask_TS[None, None])
+        y_BTD = self.c_proj(y_BTNH.reshape(B, T, D))
+        return self.resid_dropout(y_BTD, deterministic=rngs is None, rngs=rngs), cache
+
+    def attend_with_dropout(self, q_BTNH, k_BTNH, v_BTNH, rngs):
+        """Explicit causal attention with dropout on the attention weights, as nanoGPT trains with
+        dropout > 0 (jax.nn.dot_product_attention has no dropout)."""
+        T, H = q_BTNH.shape[1], q_BTNH.shape[-1]
+        scores_BNTS = jnp.einsum('btnh,bsnh->bnts', q_BTNH, k_BTNH, preferred_element_type=jnp.float32) / math.sqrt(H)
+        scores_BNTS = jnp.where(jnp.tril(jnp.ones((T, T), bool)), scores_BNTS, -jnp.inf)
+        probs_BNTS = self.attn_dropout(jax.nn.softmax(scores_BNTS, axis=-1), rngs=rngs)
+        return jnp.einsum('bnts,bsnh->btnh', probs_BNTS.astype(v_BTNH.dtype), v_BTNH)
+
+
+class MLP(nnx.Module):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+        d, proj_std = cfg.n_embd, 0.02 / math.sqrt(2 * cfg.n_layer)
+        self.c_fc = Linear(d, (4 * d,), ('embed', 'mlp'), bias=cfg.bias, std=0.02, rngs=rngs)
+        self.c_proj = Linear(4 * d, (d,), ('mlp', 'embed'), bias=cfg.bias, std=proj_std, rngs=rngs)
+        self.dropout = nnx.Dropout(cfg.dropout)
+
+    def __call__(self, x_BTD, rngs=None):
+        h_BTF = jax.nn.gelu(self.c_fc(x_BTD), approximate=True)  # GPT-2's tanh GELU
+        return self.dropout(self.c_proj(h_BTF), deterministic=rngs is None, rngs=rngs)
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+        self.ln_1 = LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.attn = CausalSelfAttention(cfg, rngs)
+        self.ln_2 = LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.mlp = MLP(cfg, rngs)
+
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
+        y_BTD, cache = self.attn(self.ln_1(x_BTD), rngs, cache, pos)
+        x_BTD = x_BTD + y_BTD
+        return x_BTD + self.mlp(self.ln_2(x_BTD), rngs), cache
+
+
+class GPT(nnx.Module):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.wte = normal_param(rngs, (cfg.vocab_size, cfg.n_embd), 0.02, ('vocab', 'embed'))
+        self.wpe = normal_param(rngs, (cfg.block_size, cfg.n_embd), 0.02, (None, 'embed'))
+        self.drop = nnx.Dropout(cfg.dropout)
+        self.h = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layer)])
+        self.ln_f = LayerNorm(cfg.n_embd, bias=cfg.bias)
+
+    def hidden(self, idx_BT, rngs=None, cache=None, pos=0):
+        """Final-layer activations (B, T, D); with a cache, also the updated cache."""
+        T = idx_BT.shape[1]
+        dtype = jnp.dtype(self.cfg.dtype)
+        wpe_TD = jax.lax.dynamic_slice_in_dim(self.wpe[...], pos, T)
+        x_BTD = (self.wte[...][idx_BT] + wpe_TD).astype(dtype)
+        x_BTD = self.drop(x_BTD, deterministic=rngs is None, rngs=rngs)
+        new_cache = []
+        for i, block in enumerate(self.h):
+            x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos)
+            new_cache.append(layer_cache)
+        return self.ln_f(x_BTD), (None if cache is None else new_cache)
+
+    def logits(self, x_BTD):
+        """Tied output head: logits over the padded vocab, in float32."""
+        return jnp.einsum('btd,vd->btv', x_BTD, self.wte[...].astype(x_BTD.dtype),
+                          preferred_element_type=jnp.float32)
+
+    def __call__(self, idx_BT, rngs=None):
+        return self.logits(self.hidden(idx_BT, rngs)[0])
+
+    def loss(self, idx_BT, targets_BT, rngs=None):
+        """Mean next-token cross-entropy."""
+        logits_BTV = self(idx_BT, rngs)
+        logprobs_BTV = jax.nn.log_softmax(logits_BTV, axis=-1)
+        return -jnp.take_along_axis(logprobs_BTV, targets_BT[..., None], axis=-1).mean()
+
+    def init_cache(self, batch_size: int, dtype=None):
+        """Zeroed (k, v) per layer, each (B, block_size, n_head, head_dim)."""
+        c = self.cfg
+        shape = (batch_size, c.block_size, c.n_head, c.n_embd // c.n_head)
+        dtype = dtype or jnp.dtype(c.dtype)
+        return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(c.n_layer)]
+
+
+def count_params(params, non_embedding: bool = True) -> int:
+    """Parameter count; like nanoGPT, position embeddings are left out by default
+    (token embeddings stay in: they are tied to the output head)."""
+    n = sum(x.size for x in jax.tree.leaves(params))
+    return n - params['wpe'].size if non_embedding else n
