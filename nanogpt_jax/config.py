@@ -64,6 +64,7 @@ def default_config() -> ml_collections.ConfigDict:
     # profiling (issue 3)
     c.profile_steps = 0  # >0: write a jax.profiler trace of this many steady-state steps to out_dir/profile
     c.dump_hlo = False  # write the optimised HLO of the train step to out_dir
+    c.loss_chunk = 0  # >0: cross-entropy over this many tokens at a time, never all fp32 logits at once
     return c
 
 

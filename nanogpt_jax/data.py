@@ -37,12 +37,14 @@ class WindowBatches:
     """grain random-access source: record i is this process's rows of batch i, shaped
     (micro_steps, rows, block_size) for inputs and targets."""
 
-    def __init__(self, tokens, *, micro_steps, batch_size, block_size, seed, split):
+    def __init__(self, tokens, *, micro_steps, batch_size, block_size, seed, split, rows=None):
         self.tokens, self.micro_steps, self.block_size = tokens, micro_steps, block_size
         self.batch_size, self.seed = batch_size, seed
         self.split_id = {'train': 0, 'val': 1}[split]
-        rows = batch_size // jax.process_count()
-        self.rows = slice(jax.process_index() * rows, (jax.process_index() + 1) * rows)
+        if rows is None:  # the rows this process's devices hold: sharding.process_rows(mesh, batch_size)
+            per_process = batch_size // jax.process_count()
+            rows = slice(jax.process_index() * per_process, (jax.process_index() + 1) * per_process)
+        self.rows = rows
 
     def __len__(self):
         return 2**62  # endless: records are drawn at random

@@ -162,8 +162,10 @@ class GPT(nnx.Module):
     def __call__(self, idx_BT, rngs=None):
         return self.logits(self.hidden(idx_BT, rngs)[0])
 
-    def loss(self, idx_BT, targets_BT, rngs=None):
-        """Mean next-token cross-entropy."""
+    def loss(self, idx_BT, targets_BT, rngs=None, chunk: int = 0):
+        """Mean next-token cross-entropy. chunk > 0: computed `chunk` tokens at a time (see chunked_cross_entropy)."""
+        if chunk:
+            return chunked_cross_entropy(self.hidden(idx_BT, rngs)[0], self.wte[...], targets_BT, chunk)
         logits_BTV = self(idx_BT, rngs)
         logprobs_BTV = jax.nn.log_softmax(logits_BTV, axis=-1)
         return -jnp.take_along_axis(logprobs_BTV, targets_BT[..., None], axis=-1).mean()
@@ -174,6 +176,28 @@ class GPT(nnx.Module):
         shape = (batch_size, c.block_size, c.n_head, c.n_embd // c.n_head)
         dtype = dtype or jnp.dtype(c.dtype)
         return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(c.n_layer)]
+
+
+def chunked_cross_entropy(x_BTD, wte_VD, targets_BT, chunk: int):
+    """The tied head's mean cross-entropy without the (B*T, V) float32 logits ever existing at once:
+    a lax.map over chunks of `chunk` tokens, each rematerialised in the backward pass (jax.checkpoint),
+    so only one chunk's logits are live. The fp32 weight is cast inside each chunk so its gradient
+    is summed over chunks in fp32."""
+    D = x_BTD.shape[-1]
+    x_ND, t_N = x_BTD.reshape(-1, D), targets_BT.reshape(-1)
+    N = t_N.shape[0]
+    K = -(-N // chunk)  # number of chunks; the last one padded with zero rows, masked out below
+    x_KCD = jnp.pad(x_ND, ((0, K * chunk - N), (0, 0))).reshape(K, chunk, D)
+    t_KC = jnp.pad(t_N, (0, K * chunk - N)).reshape(K, chunk)
+
+    @jax.checkpoint
+    def chunk_nll(x_CD, t_C):
+        logits_CV = jnp.einsum('cd,vd->cv', x_CD, wte_VD.astype(x_CD.dtype), preferred_element_type=jnp.float32)
+        target_C = jnp.take_along_axis(logits_CV, t_C[:, None], axis=-1)[:, 0]
+        return jax.nn.logsumexp(logits_CV, axis=-1) - target_C
+
+    nll_N = jax.lax.map(lambda xt: chunk_nll(*xt), (x_KCD, t_KC)).reshape(-1)[:N]
+    return nll_N.mean()
 
 
 def count_params(params, non_embedding: bool = True) -> int:

@@ -21,9 +21,9 @@ def lr_schedule(config):
 
 
 def decay_mask(params):
-    """Weight decay on every parameter of 2 or more dimensions (matmul weights, embeddings);
-    none on biases and LayerNorm scales."""
-    return jax.tree.map(lambda p: p.ndim >= 2, params)
+    """Weight decay on matmul weights and embeddings (nanoGPT: every tensor of 2 or more dims);
+    none on biases (ours for q/k/v is (3, n_embd)) and LayerNorm scales."""
+    return jax.tree_util.tree_map_with_path(lambda path, p: p.ndim >= 2 and path[-1].key != 'bias', params)
 
 
 def make_optimizer(config) -> optax.GradientTransformation:

@@ -94,8 +94,16 @@ def check_batch(batch_size: int, mesh: Mesh, grad_accum: int) -> None:
             hint = f' Use a batch_size that is a multiple of {shards}.'
         raise ValueError(f'batch_size={batch_size} (the global micro-batch) is not divisible by the '
                          f'{shards} batch shards (mesh data x fsdp = {mesh.shape["data"]} x {mesh.shape["fsdp"]}).{hint}')
-    if batch_size % jax.process_count():
-        raise ValueError(f'batch_size={batch_size} is not divisible by the {jax.process_count()} processes.')
+
+
+def process_rows(mesh: Mesh, batch_size: int) -> np.ndarray:
+    """The rows of every global batch this process loads: those its devices hold, in the order
+    jax.make_array_from_process_local_data lays them out (all rows when the batch is not split
+    across processes, e.g. a tensor axis spanning hosts)."""
+    index_map = NamedSharding(mesh, P(RULES['batch'])).addressable_devices_indices_map((batch_size,))
+    starts = sorted({index[0].start or 0 for index in index_map.values()})
+    per_shard = batch_size // axis_size(mesh, RULES['batch'])
+    return np.concatenate([np.arange(start, start + per_shard) for start in starts])
 
 
 def model_layout(model_cfg, mesh: Mesh):

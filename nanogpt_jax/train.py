@@ -21,7 +21,7 @@ from flax import nnx
 from ml_collections import config_flags
 from tqdm import tqdm
 
-from nanogpt_jax import checkpoint, config as config_lib, data, distributed, metrics, sharding
+from nanogpt_jax import checkpoint, config as config_lib, data, distributed, metrics, profiling, sharding
 from nanogpt_jax.generate import generate
 from nanogpt_jax.model import GPTConfig, GPT, count_params, padded_vocab
 from nanogpt_jax.optim import lr_schedule, make_optimizer
@@ -85,11 +85,11 @@ def init_params(config, model_cfg, abstract_params, pretrained_params=None):
     return init(jax.random.key(config.seed))
 
 
-def make_train_step(graphdef, tx, model_cfg):
+def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
     def loss_fn(params, x_BT, y_BT, key):
         model = nnx.merge(graphdef, params)
         rngs = nnx.Rngs(dropout=key) if model_cfg.dropout > 0 else None
-        return model.loss(x_BT, y_BT, rngs)
+        return model.loss(x_BT, y_BT, rngs, chunk=loss_chunk)
 
     def train_step(params, opt_state, x_ABT, y_ABT, key):
         """One optimizer step over A micro-batches: gradients summed in a scan, then averaged."""
@@ -107,7 +107,7 @@ def make_train_step(graphdef, tx, model_cfg):
         return params, opt_state, {'loss': losses_A.mean(), 'grad_norm': optax.global_norm(grads)}
 
     def eval_step(params, x_BT, y_BT):
-        return nnx.merge(graphdef, params).loss(x_BT, y_BT)
+        return nnx.merge(graphdef, params).loss(x_BT, y_BT, chunk=loss_chunk)
 
     return jax.jit(train_step, donate_argnums=(0, 1)), jax.jit(eval_step)
 
@@ -175,7 +175,7 @@ def main(argv):
         dataset=config.dataset, dataset_meta=meta, model=model_cfg.__dict__))
 
     # ----- compiled steps -----
-    train_step, eval_step = make_train_step(graphdef, tx, model_cfg)
+    train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
     step_batch = sharding.batch_sharding(mesh, micro_steps_axis=True)
     eval_batch = sharding.batch_sharding(mesh)
     make_source = lambda tokens, split, micro, seed: data.WindowBatches(
@@ -236,8 +236,11 @@ def main(argv):
             t0 = time.perf_counter()
             train_step = train_step.lower(params, opt_state, x_ABT, y_ABT, jax.random.key(0)).compile()
             log(f'compiled the train step in {time.perf_counter() - t0:.1f}s')
+            log(profiling.compiled_summary(train_step, flops_token * tokens_per_iter / jax.device_count()))
+            if config.dump_hlo and is_main:
+                log(f'wrote the optimised HLO to {profiling.dump_hlo(train_step, config.out_dir)}')
         if config.profile_steps and iter_num == start_iter + 3:
-            jax.profiler.start_trace(os.path.join(config.out_dir, 'profile'))
+            jax.profiler.start_trace(os.path.join(config.out_dir, 'profile'), create_perfetto_trace=True)
         key = jax.random.fold_in(jax.random.key(config.seed), iter_num)
         params, opt_state, step_metrics = train_step(params, opt_state, x_ABT, y_ABT, key)
         if config.profile_steps and iter_num == start_iter + 3 + config.profile_steps:

@@ -1,0 +1,6 @@
+"""Evaluate OpenAI's GPT-2 medium on OpenWebText; nanoGPT reports val loss 2.84."""
+from configs.eval_gpt2 import get_config as eval_config
+
+
+def get_config():
+    return eval_config('gpt2-medium')

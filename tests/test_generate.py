@@ -1,0 +1,90 @@
+"""KV-cache sampling against a full-forward reference, shape stability (no recompiles), and sampling rules."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from nanogpt_jax import generate as gen
+from nanogpt_jax.model import GPT, GPTConfig
+
+CFG = GPTConfig(block_size=32, vocab_size=64, n_layer=2, n_head=2, n_embd=32)
+
+
+@pytest.fixture(scope='module')
+def split_model():
+    model = GPT(CFG, nnx.Rngs(0))
+    # sharpen the weights so greedy choices are clear-cut rather than near-ties
+    state = jax.tree.map(lambda p: p * 4 if p.ndim == 2 else p, nnx.state(model))
+    nnx.update(model, state)
+    graphdef, state = nnx.split(model)
+    return model, graphdef, nnx.to_pure_dict(state)
+
+
+def greedy_reference(model, prompt, n_new):
+    """nanoGPT's loop: a full forward over the whole sequence for every new token."""
+    seq = list(prompt)
+    for _ in range(n_new):
+        logits = model(jnp.asarray([seq[-CFG.block_size:]], jnp.int32))
+        seq.append(int(jnp.argmax(logits[0, -1])))
+    return seq
+
+
+def run(graphdef, params, prompt_BP, n_new, **kw):
+    return gen.generate(graphdef, params, np.asarray(prompt_BP), n_new, jax.random.key(0),
+                        block_size=CFG.block_size, vocab_size=CFG.vocab_size, **kw)
+
+
+def test_greedy_decoding_matches_full_forward(split_model):
+    model, graphdef, params = split_model
+    prompts = [[1, 2, 3], [7, 9, 4, 4, 5, 60, 2, 8, 11]]
+    for prompt in prompts:
+        out = run(graphdef, params, [prompt, prompt], 20, temperature=0.0)
+        expected = greedy_reference(model, prompt, 20)
+        assert out[0].tolist() == expected and out[1].tolist() == expected
+
+
+def test_new_prompt_lengths_do_not_recompile_the_decode_loop(split_model):
+    _, graphdef, params = split_model
+    run(graphdef, params, [[1, 2]], 3, temperature=0.0)
+    decode_compiles, prefill_compiles = gen.decode._cache_size(), gen.prefill._cache_size()
+    for length in (3, 5, 9, 13):  # all in the same prefill bucket (16)
+        run(graphdef, params, [list(range(1, length + 1))], 4 + length, temperature=0.0)
+    assert gen.decode._cache_size() == decode_compiles
+    assert gen.prefill._cache_size() == prefill_compiles
+    run(graphdef, params, [list(range(20))], 3, temperature=0.0)  # a new bucket: one new prefill only
+    assert gen.decode._cache_size() == decode_compiles
+    assert gen.prefill._cache_size() == prefill_compiles + 1
+    assert [gen.prefill_bucket(n, 32) for n in (1, 16, 17, 32)] == [16, 16, 32, 32]
+
+
+def test_generation_longer_than_the_context_slides_the_window(split_model):
+    model, graphdef, params = split_model
+    prompt = [3, 1, 4, 1, 5]
+    out = run(graphdef, params, [prompt], 70, temperature=0.0)
+    assert out.shape == (1, 75)
+    expected = greedy_reference(model, prompt, CFG.block_size - len(prompt))
+    assert out[0, :CFG.block_size].tolist() == expected  # exact while the whole context fits
+    assert out.min() >= 0 and out.max() < CFG.vocab_size
+
+
+def test_top_k_one_and_tiny_top_p_are_greedy(split_model):
+    _, graphdef, params = split_model
+    greedy = run(graphdef, params, [[5, 6]], 12, temperature=0.0)
+    assert (run(graphdef, params, [[5, 6]], 12, temperature=1.0, top_k=1) == greedy).all()
+    assert (run(graphdef, params, [[5, 6]], 12, temperature=1.0, top_p=1e-6) == greedy).all()
+
+
+def test_sampling_follows_the_tempered_cut_distribution():
+    logits = jnp.log(jnp.asarray([[0.5, 0.25, 0.15, 0.1]]))
+    keys = jax.random.split(jax.random.key(0), 20000)
+
+    def freq(**kw):
+        draws = jax.jit(jax.vmap(lambda k: gen.sample_token(logits, k, **kw)[0]))(keys)
+        return np.bincount(np.asarray(draws), minlength=4) / len(keys)
+
+    np.testing.assert_allclose(freq(temperature=1.0, top_k=0, top_p=1.0), [0.5, 0.25, 0.15, 0.1], atol=0.015)
+    np.testing.assert_allclose(freq(temperature=1.0, top_k=2, top_p=1.0), [2 / 3, 1 / 3, 0, 0], atol=0.015)
+    np.testing.assert_allclose(freq(temperature=1.0, top_k=0, top_p=0.7), [2 / 3, 1 / 3, 0, 0], atol=0.015)
+    squared = np.array([0.25, 0.0625, 0.0225, 0.01])  # temperature 0.5 squares the probabilities
+    np.testing.assert_allclose(freq(temperature=0.5, top_k=0, top_p=1.0), squared / squared.sum(), atol=0.015)
