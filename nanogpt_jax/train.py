@@ -63,6 +63,11 @@ def model_config(config, meta, dtype, attention, pretrained_shape=None):
     elif pretrained_shape is not None:
         shape = pretrained_shape  # only dropout (and a shorter block_size) may differ from GPT-2's
     shape = {k: v for k, v in shape.items() if k not in ('dropout', 'dtype', 'attention')}
+    data_vocab = meta['vocab_size'] if meta else 50257
+    if data_vocab > shape['vocab_size']:
+        raise ValueError(f'The dataset {config.dataset!r} has {data_vocab} token ids, more than the model\'s '
+                         f'{shape["vocab_size"]}: {config.init_from} expects another tokenizer. Prepare the data '
+                         f'with it, or train from scratch.')
     return GPTConfig(**shape, dropout=config.dropout, dtype=dtype, attention=attention)
 
 
@@ -148,14 +153,15 @@ def main(argv):
     graphdef, abstract_params = sharding.model_layout(model_cfg, mesh)
     if config.init_from != 'resume':
         params = init_params(config, model_cfg, abstract_params, pretrained_params)
-    abstract_opt_state = sharding.opt_state_layout(tx, abstract_params, mesh)
+    # eval_only needs no optimizer state (for gpt2-xl that is 12 GB of Adam moments)
+    abstract_opt_state = None if config.eval_only else sharding.opt_state_layout(tx, abstract_params, mesh)
     iter_num, best_val_loss = 0, float('inf')
     if config.init_from == 'resume':
         params, opt_state, info = checkpoint.restore(os.path.join(config.out_dir, 'ckpt', 'latest'),
                                                      abstract_params, abstract_opt_state)
         iter_num, best_val_loss = info['step'], info['best_val_loss']
         log(f'resuming from {config.out_dir}/ckpt/latest at step {iter_num} (best val loss {best_val_loss:.4f})')
-    else:
+    elif not config.eval_only:
         opt_state = jax.jit(tx.init, out_shardings=sharding.shardings_of(abstract_opt_state))(params)
 
     num_params = count_params(params)
@@ -179,7 +185,8 @@ def main(argv):
     step_batch = sharding.batch_sharding(mesh, micro_steps_axis=True)
     eval_batch = sharding.batch_sharding(mesh)
     make_source = lambda tokens, split, micro, seed: data.WindowBatches(
-        tokens, micro_steps=micro, batch_size=config.batch_size, block_size=model_cfg.block_size, seed=seed, split=split)
+        tokens, micro_steps=micro, batch_size=config.batch_size, block_size=model_cfg.block_size, seed=seed, split=split,
+        rows=sharding.process_rows(mesh, config.batch_size))  # only the rows this process's devices hold
     train_batches = data.batch_iterator(make_source(train_tokens, 'train', config.gradient_accumulation_steps,
                                                     config.seed), start=iter_num)
     eval_sources = {'train': make_source(train_tokens, 'train', 1, config.seed + 1),
