@@ -81,7 +81,6 @@ def make_config(args):
     c.block_size, c.batch_size, c.gradient_accumulation_steps = args.block_size, args.batch_size, args.grad_accum
     c.dtype, c.attention, c.dropout, c.seed, c.loss_chunk = args.dtype, args.attention, args.dropout, args.seed, args.loss_chunk
     c.dataset, c.data_dir, c.out_dir = args.dataset or 'random', args.data_dir, args.out_dir
-    c.vocab_size = 0 if args.dataset else -(-args.vocab_size // 64) * 64
     config_lib.check_config(c)
     return c
 
@@ -89,7 +88,7 @@ def make_config(args):
 def setup(args, config):
     """Mesh, model config and fresh weights, exactly as train.py makes them."""
     mesh = sharding.make_mesh(config)
-    meta = load_meta(data.dataset_dir(config)) if args.dataset else None
+    meta = load_meta(data.dataset_dir(config)) if args.dataset else {'vocab_size': args.vocab_size}
     dtype, attention = resolve_system(config)
     model_cfg = model_config(config, meta, dtype, attention)
     graphdef, abstract_params = sharding.model_layout(model_cfg, mesh)
@@ -210,7 +209,9 @@ def bench_decode(args):
     prompt_BP = np.random.default_rng(args.seed).integers(0, args.vocab_size, (B, P), dtype=np.int32)
     window_np = np.zeros((B, S), np.int32)
     window_np[:, :P] = prompt_BP
-    sample = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0, vocab_size=args.vocab_size)
+    kv_len = prefill_bucket(P + N, S)  # the part of the cache decoding reads, as generate() picks it
+    sample = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0, vocab_size=args.vocab_size,
+                  kv_len=kv_len)
     print(f'{num_params / 1e6:.2f}M parameters (non-embedding) | {model_cfg.n_layer}L {model_cfg.n_head}H '
           f'{model_cfg.n_embd}D, cache {S} | {jax.device_count()} x {jax.devices()[0].device_kind} | '
           f'{model_cfg.dtype} | batch {B}, prompt {P}, {N} new tokens, temperature {args.temperature}, top_k {args.top_k}')
@@ -244,9 +245,9 @@ def bench_decode(args):
     t_prefill = statistics.median(t[0] for t in times)
     t_decode = statistics.median(t[1] for t in times)
     decode_tps, total_tps = B * N / t_decode, B * N / (t_prefill + t_decode)
-    # what each decode step reads from memory at least: the weights and the whole fixed-size KV cache
+    # what each decode step reads from memory at least: the weights and the first kv_len cache positions
     weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(params))
-    cache_bytes = 2 * model_cfg.n_layer * B * S * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
+    cache_bytes = 2 * model_cfg.n_layer * B * kv_len * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
     bytes_per_s = (weight_bytes + cache_bytes) * N / t_decode
     peak, peak_source = peak_memory([prefill_c, decode_c])
     print(f'decode: {decode_tps:,.0f} tok/s decoding only ({t_decode / N * 1e3:.3f} ms per step), '

@@ -1,8 +1,8 @@
 """Sampling with a fixed-size KV cache: a prefill over the prompt, then a lax.while_loop of one-token steps.
 
 Shapes never depend on the prompt: the window is always (batch, block_size) and the prefill length
-is rounded up to a power of two, so a new prompt compiles at most one new prefill and never a new
-decode loop. A generation longer than block_size slides: the last 3/4 of the window is prefilled
+and the part of the cache that decoding reads are rounded up to powers of two, so there are at most
+log2(block_size) shapes of each, whatever the prompts. A generation longer than block_size slides: the last 3/4 of the window is prefilled
 again and decoding goes on, where nanoGPT would recompute the whole context for every token.
 """
 import functools
@@ -39,16 +39,17 @@ def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int):
     """Run the first prefill_len positions of the window; return the cache and the logits at length-1."""
     model = nnx.merge(graphdef, params)
     cache = model.init_cache(tokens_BS.shape[0])
-    x_BPD, cache = model.hidden(tokens_BS[:, :prefill_len], cache=cache, pos=0)
+    x_BPD, cache = model.hidden(tokens_BS[:, :prefill_len], cache=cache, pos=0, kv_len=prefill_len)
     last_B1D = jax.lax.dynamic_slice_in_dim(x_BPD, length - 1, 1, axis=1)
     return cache, model.logits(last_B1D)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnames=('graphdef', 'temperature', 'top_k', 'top_p', 'vocab_size'),
+@functools.partial(jax.jit, static_argnames=('graphdef', 'temperature', 'top_k', 'top_p', 'vocab_size', 'kv_len'),
                    donate_argnames=('tokens_BS',))
 def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
-           temperature: float, top_k: int, top_p: float, vocab_size: int):
-    """Sample tokens into positions [length, end) of the window, one cached step at a time."""
+           temperature: float, top_k: int, top_p: float, vocab_size: int, kv_len: int):
+    """Sample tokens into positions [length, end) of the window, one cached step at a time,
+    attending to the cache's first kv_len >= end positions."""
     model = nnx.merge(graphdef, params)
 
     def step(carry):
@@ -56,7 +57,7 @@ def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
         key, sub = jax.random.split(key)
         token_B = sample_token(logits_BV[:, :vocab_size], sub, temperature, top_k, top_p)
         tokens_BS = jax.lax.dynamic_update_slice_in_dim(tokens_BS, token_B[:, None], pos, axis=1)
-        x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos)
+        x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos, kv_len=kv_len)
         return tokens_BS, cache, model.logits(x_B1D)[:, 0], pos + 1, key
 
     carry = (tokens_BS, cache, logits_BV, jnp.asarray(length, jnp.int32), key)
@@ -64,6 +65,7 @@ def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
 
 
 def prefill_bucket(length: int, block_size: int) -> int:
+    """Round a length up to a power of two (at least 16, at most block_size): few shapes, few compiles."""
     return min(block_size, max(16, 1 << (length - 1).bit_length()))
 
 
@@ -90,7 +92,7 @@ def generate(graphdef, params, prompt_BP, max_new_tokens: int, key, *, block_siz
         key, sub = jax.random.split(key)
         window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, end, sub,
                            temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
-                           vocab_size=vocab_size)
+                           vocab_size=vocab_size, kv_len=prefill_bucket(end, block_size))
         out_BN = np.concatenate([out_BN, np.asarray(window_BS[:, length:end])], axis=1)
         produced += end - length
     return out_BN

@@ -12,6 +12,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from nanogpt_jax import sharding
+
+RESIDUAL = ('batch', None, None)  # logical axes of the residual stream (B, T, D)
+
 
 @dataclasses.dataclass(frozen=True)
 class GPTConfig:
@@ -77,7 +81,7 @@ class CausalSelfAttention(nnx.Module):
         self.attn_dropout = nnx.Dropout(cfg.dropout)
         self.resid_dropout = nnx.Dropout(cfg.dropout)
 
-    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None, kv_len=None):
         B, T, D = x_BTD.shape
         qkv_BT3D = self.c_attn(x_BTD)
         q_BTNH, k_BTNH, v_BTNH = (qkv_BT3D[:, :, i].reshape(B, T, self.n_head, D // self.n_head)
@@ -87,13 +91,14 @@ class CausalSelfAttention(nnx.Module):
         elif cache is None:  # training / full forward: causal attention over the T tokens
             y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BTNH, v_BTNH, is_causal=True,
                                                   implementation=self.attention)
-        else:  # decoding: write k, v at [pos, pos+T) of the fixed-size cache, attend to what is written
+        else:  # decoding: write k, v at [pos, pos+T) of the fixed-size cache, attend to what is written,
+            # reading only its first kv_len positions (a static bound: decoding reads the cache every step)
             k_BSNH = jax.lax.dynamic_update_slice(cache[0], k_BTNH.astype(cache[0].dtype), (0, pos, 0, 0))
             v_BSNH = jax.lax.dynamic_update_slice(cache[1], v_BTNH.astype(cache[1].dtype), (0, pos, 0, 0))
             cache = (k_BSNH, v_BSNH)
-            S = k_BSNH.shape[1]
+            S = kv_len or k_BSNH.shape[1]
             mask_TS = jnp.arange(S)[None, :] <= pos + jnp.arange(T)[:, None]
-            y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BSNH, v_BSNH, mask=mask_TS[None, None])
+            y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BSNH[:, :S], v_BSNH[:, :S], mask=mask_TS[None, None])
         y_BTD = self.c_proj(y_BTNH.reshape(B, T, D))
         return self.resid_dropout(y_BTD, deterministic=rngs is None, rngs=rngs), cache
 
@@ -126,8 +131,8 @@ class Block(nnx.Module):
         self.ln_2 = LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg, rngs)
 
-    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
-        y_BTD, cache = self.attn(self.ln_1(x_BTD), rngs, cache, pos)
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None, kv_len=None):
+        y_BTD, cache = self.attn(self.ln_1(x_BTD), rngs, cache, pos, kv_len)
         x_BTD = x_BTD + y_BTD
         return x_BTD + self.mlp(self.ln_2(x_BTD), rngs), cache
 
@@ -141,23 +146,25 @@ class GPT(nnx.Module):
         self.h = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.n_embd, bias=cfg.bias)
 
-    def hidden(self, idx_BT, rngs=None, cache=None, pos=0):
-        """Final-layer activations (B, T, D); with a cache, also the updated cache."""
+    def hidden(self, idx_BT, rngs=None, cache=None, pos=0, kv_len=None):
+        """Final-layer activations (B, T, D); with a cache, also the updated cache (attention then reads
+        the cache's first kv_len positions, all of them by default)."""
         T = idx_BT.shape[1]
         dtype = jnp.dtype(self.cfg.dtype)
         wpe_TD = jax.lax.dynamic_slice_in_dim(self.wpe[...], pos, T)
         x_BTD = (self.wte[...][idx_BT] + wpe_TD).astype(dtype)
-        x_BTD = self.drop(x_BTD, deterministic=rngs is None, rngs=rngs)
+        x_BTD = self.drop(sharding.constrain(x_BTD, RESIDUAL), deterministic=rngs is None, rngs=rngs)
         new_cache = []
         for i, block in enumerate(self.h):
-            x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos)
+            x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos, kv_len)
+            x_BTD = sharding.constrain(x_BTD, RESIDUAL)
             new_cache.append(layer_cache)
         return self.ln_f(x_BTD), (None if cache is None else new_cache)
 
     def logits(self, x_BTD):
-        """Tied output head: logits over the padded vocab, in float32."""
-        return jnp.einsum('btd,vd->btv', x_BTD, self.wte[...].astype(x_BTD.dtype),
-                          preferred_element_type=jnp.float32)
+        """Tied output head: logits over the padded vocab, in float32. The matmul stays in the compute
+        dtype (bf16 on GPU): asking it for fp32 output makes its backward an fp32 matmul, the step's largest."""
+        return jnp.einsum('btd,vd->btv', x_BTD, self.wte[...].astype(x_BTD.dtype)).astype(jnp.float32)
 
     def __call__(self, idx_BT, rngs=None):
         return self.logits(self.hidden(idx_BT, rngs)[0])
@@ -186,13 +193,13 @@ def chunked_cross_entropy(x_BTD, wte_VD, targets_BT, chunk: int):
     D = x_BTD.shape[-1]
     x_ND, t_N = x_BTD.reshape(-1, D), targets_BT.reshape(-1)
     N = t_N.shape[0]
-    K = -(-N // chunk)  # number of chunks; the last one padded with zero rows, masked out below
+    K = -(-N // chunk)  # number of chunks; the last one padded with zero rows, dropped below
     x_KCD = jnp.pad(x_ND, ((0, K * chunk - N), (0, 0))).reshape(K, chunk, D)
     t_KC = jnp.pad(t_N, (0, K * chunk - N)).reshape(K, chunk)
 
     @jax.checkpoint
     def chunk_nll(x_CD, t_C):
-        logits_CV = jnp.einsum('cd,vd->cv', x_CD, wte_VD.astype(x_CD.dtype), preferred_element_type=jnp.float32)
+        logits_CV = jnp.einsum('cd,vd->cv', x_CD, wte_VD.astype(x_CD.dtype)).astype(jnp.float32)  # as logits()
         target_C = jnp.take_along_axis(logits_CV, t_C[:, None], axis=-1)[:, 0]
         return jax.nn.logsumexp(logits_CV, axis=-1) - target_C
 

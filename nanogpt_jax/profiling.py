@@ -66,8 +66,8 @@ def memory_analysis(compiled) -> dict | None:
 
 def compiled_report(compiled, analytic_flops: float | None = None) -> dict:
     """Memory (bytes) and FLOPs of a compiled step, per device; analytic_flops is our count for the same
-    work on one device. XLA counts a while/scan body once however many times it runs, and counts no FLOPs
-    in custom calls (cuDNN attention), so it reads low with gradient accumulation or on GPU."""
+    work on one device. XLA counts a while/scan body once however many times it runs, and may count no
+    FLOPs in custom calls (cuDNN attention), so it reads low with gradient accumulation, maybe on GPU."""
     cost = cost_analysis(compiled)
     flops = cost.get('flops')
     return dict(memory=memory_analysis(compiled), xla_flops=flops, analytic_flops=analytic_flops,

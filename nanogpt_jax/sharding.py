@@ -54,6 +54,20 @@ def axis_size(mesh: Mesh, mesh_axes) -> int:
     return int(np.prod([mesh.shape[n] for n in names]))
 
 
+def constrain(x, logical_axes):
+    """Pin an activation's layout by RULES (the residual stream: rows split over data x fsdp, the
+    rest whole), on the mesh x's inputs live on. Without it XLA may keep FSDP activations split along
+    the model dimension for whole batches. A no-op on one device, off a mesh, or where a dimension
+    does not divide (sampling one row)."""
+    mesh = getattr(getattr(jax.typeof(x), 'sharding', None), 'mesh', None)
+    if mesh is None or mesh.empty or mesh.size == 1:
+        return x
+    spec = logical_to_spec(logical_axes)
+    if any(dim % axis_size(mesh, mesh_axes) for dim, mesh_axes in zip(x.shape, spec)):
+        return x
+    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+
+
 def param_shardings(abstract_state: nnx.State, mesh: Mesh) -> dict:
     """A NamedSharding per parameter (same nesting as the params), checked for divisibility."""
 
@@ -110,6 +124,11 @@ def model_layout(model_cfg, mesh: Mesh):
     """The model's graphdef, and abstract params (shape, dtype, sharding) laid out by RULES,
     without allocating anything."""
     from nanogpt_jax.model import GPT
+    tensor = axis_size(mesh, RULES['heads'])
+    if model_cfg.n_head % tensor:
+        raise ValueError(f'n_head={model_cfg.n_head} is not divisible by the tensor-parallel mesh axis of size {tensor} '
+                         f'(mesh_tensor): tensor parallelism gives each device whole attention heads. Choose n_head '
+                         f'as a multiple of it, or a mesh_tensor that divides {model_cfg.n_head}.')
     graphdef, state = nnx.split(nnx.eval_shape(lambda: GPT(model_cfg, nnx.Rngs(0))))
     shardings = param_shardings(state, mesh)
     abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),

@@ -44,17 +44,20 @@ def test_greedy_decoding_matches_full_forward(split_model):
         assert out[0].tolist() == expected and out[1].tolist() == expected
 
 
-def test_new_prompt_lengths_do_not_recompile_the_decode_loop(split_model):
+def test_new_prompt_lengths_do_not_recompile(split_model):
     _, graphdef, params = split_model
-    run(graphdef, params, [[1, 2]], 3, temperature=0.0)
+    run(graphdef, params, [[1, 2]], 3, temperature=0.0)  # prefill bucket 16, cache read up to 16
     decode_compiles, prefill_compiles = gen.decode._cache_size(), gen.prefill._cache_size()
-    for length in (3, 5, 9, 13):  # all in the same prefill bucket (16)
-        run(graphdef, params, [list(range(1, length + 1))], 4 + length, temperature=0.0)
-    assert gen.decode._cache_size() == decode_compiles
-    assert gen.prefill._cache_size() == prefill_compiles
-    run(graphdef, params, [list(range(20))], 3, temperature=0.0)  # a new bucket: one new prefill only
-    assert gen.decode._cache_size() == decode_compiles
+    for length in (3, 5, 9):  # same buckets: prompt <= 16 tokens, prompt + new <= 16
+        run(graphdef, params, [list(range(1, length + 1))], 16 - length, temperature=0.0)
+    assert (gen.decode._cache_size(), gen.prefill._cache_size()) == (decode_compiles, prefill_compiles)
+    run(graphdef, params, [list(range(20))], 3, temperature=0.0)  # new buckets: one prefill, one decode
     assert gen.prefill._cache_size() == prefill_compiles + 1
+    assert gen.decode._cache_size() == decode_compiles + 1
+    for length in (17, 25, 31):  # and no more
+        run(graphdef, params, [list(range(length))], 32 - length, temperature=0.0)
+    assert gen.prefill._cache_size() == prefill_compiles + 1
+    assert gen.decode._cache_size() == decode_compiles + 1
     assert [gen.prefill_bucket(n, 32) for n in (1, 16, 17, 32)] == [16, 16, 32, 32]
 
 

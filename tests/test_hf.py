@@ -204,7 +204,10 @@ def test_init_from_hf_dir_trains_and_samples_like_transformers(hf_model, hf_dir,
     gpt2_data.mkdir(parents=True)
     tokens = np.random.default_rng(0).integers(0, VOCAB, 5000).astype(np.uint16)
     tokens.tofile(gpt2_data / 'train.bin')
-    tokens.tofile(gpt2_data / 'val.bin')  # no meta.json: nanoGPT's convention, GPT-2 BPE uint16
+    tokens.tofile(gpt2_data / 'val.bin')
+    chars = ''.join(chr(0x100 + i) for i in range(VOCAB))  # a made-up vocabulary of the model's size
+    (gpt2_data / 'meta.json').write_text(json.dumps(dict(tokenizer='char', vocab_size=VOCAB, dtype='uint16',
+                                                         chars=chars)))
     train(gpt2_data.parent, tmp_path / 'run', init_from=str(hf_dir), dataset='small', max_iters=2, eval_interval=2,
           block_size=N_POS, dropout=0.1, eval_iters=1, batch_size=2)
     run = json.loads((tmp_path / 'run' / 'run.json').read_text())
