@@ -104,8 +104,12 @@ def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
             loss, micro_grads = jax.value_and_grad(loss_fn)(params, *batch)
             return jax.tree.map(jnp.add, grads, micro_grads), loss
 
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        grads, losses_A = jax.lax.scan(micro_step, zeros, (x_ABT, y_ABT, keys_A))
+        if x_ABT.shape[0] == 1:  # no accumulation: no loop, no zeroed gradient buffer
+            loss, grads = jax.value_and_grad(loss_fn)(params, x_ABT[0], y_ABT[0], keys_A[0])
+            losses_A = loss[None]
+        else:
+            zeros = jax.tree.map(jnp.zeros_like, params)
+            grads, losses_A = jax.lax.scan(micro_step, zeros, (x_ABT, y_ABT, keys_A))
         grads = jax.tree.map(lambda g: g / x_ABT.shape[0], grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -277,13 +281,13 @@ def main(argv):
         log(f'stopped by {stop.received} at step {iter_num}; checkpoint saved. '
             f'Resume with --config.init_from=resume --config.out_dir={config.out_dir}')
         sys.exit(130 if stop.received == 'SIGINT' else 143)
-    if config.sample_at_end and is_main:
+    if config.sample_at_end:  # every process decodes (the weights may be split across them); process 0 prints
         tokenizer = get_tokenizer(meta)
         start = np.asarray([tokenizer.encode('\n')], np.int32)
         out = generate(graphdef, params, start, config.sample_at_end, jax.random.key(config.seed),
                        block_size=model_cfg.block_size, vocab_size=tokenizer.vocab_size,
                        temperature=0.8, top_k=200, dtype=jnp.dtype(dtype))
-        print('---------- sample ----------\n' + tokenizer.decode(out[0].tolist()))
+        log('---------- sample ----------\n' + tokenizer.decode(out[0].tolist()))
 
 
 def log_step(pending, config, writer, schedule, log, flops_token, tokens_per_iter):
