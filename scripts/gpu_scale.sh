@@ -16,15 +16,12 @@ B='python3 -m nanogpt_jax.bench'
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee -a "$LOG"
 one='CUDA_VISIBLE_DEVICES=0'
 step 1gpu_124M_12x1024 100 $one $B train --model=gpt2 --batch_size=12 --steps=20
-step 1gpu_124M_32x1024 100 $one $B train --model=gpt2 --batch_size=32 --steps=15
 step 1gpu_124M_12x1024_profile 120 $one XLA_FLAGS=--xla_gpu_enable_command_buffer= $B train --model=gpt2 \
   --batch_size=12 --steps=5 --profile_steps=3 --out_dir=/tmp/prof
 python3 -m nanogpt_jax.profiling top_ops /tmp/prof --n=30 > "$OUT/top_ops.txt" 2>&1
 step 1gpu_decode_b1_greedy 60 $one $B decode --model=gpt2 --batch_size=1 --new_tokens=500 --temperature=0 --steps=3
-step 1gpu_decode_b1_topk0 60 $one $B decode --model=gpt2 --batch_size=1 --new_tokens=500 --top_k=0 --steps=3
 step 1gpu_decode_b64_topk0 60 $one $B decode --model=gpt2 --batch_size=64 --new_tokens=200 --top_k=0 --steps=3
 step 2gpu_dp_124M_24x1024 100 $B train --model=gpt2 --batch_size=24 --mesh=-1,1,1 --steps=20
-step 2gpu_dp_124M_64x1024 100 $B train --model=gpt2 --batch_size=64 --mesh=-1,1,1 --steps=15
 step 2gpu_fsdp_xl_8x1024 200 $B train --model=gpt2-xl --batch_size=8 --mesh=1,2,1 --steps=8 --warmup=2
 # a checkpoint written by an FSDP run on 2 GPUs, restored on 1 GPU and on the CPU for sampling
 python3 data/shakespeare_char/prepare.py --input=.whl/tinyshakespeare.txt > /dev/null
