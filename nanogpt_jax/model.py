@@ -161,10 +161,10 @@ class GPT(nnx.Module):
             new_cache.append(layer_cache)
         return self.ln_f(x_BTD), (None if cache is None else new_cache)
 
-    def logits(self, x_BTD):
-        """Tied output head: logits over the padded vocab, in float32. The matmul stays in the compute
-        dtype (bf16 on GPU): asking it for fp32 output makes its backward an fp32 matmul, the step's largest."""
-        return jnp.einsum('btd,vd->btv', x_BTD, self.wte[...].astype(x_BTD.dtype)).astype(jnp.float32)
+    def logits(self, x_BTD, dtype=jnp.float32):
+        """Tied output head: logits over the padded vocab. The matmul stays in the compute dtype (bf16
+        on GPU): asking it for fp32 output makes its backward an fp32 matmul, the step's largest."""
+        return jnp.einsum('btd,vd->btv', x_BTD, self.wte[...].astype(x_BTD.dtype)).astype(dtype)
 
     def __call__(self, idx_BT, rngs=None):
         return self.logits(self.hidden(idx_BT, rngs)[0])
@@ -173,9 +173,13 @@ class GPT(nnx.Module):
         """Mean next-token cross-entropy. chunk > 0: computed `chunk` tokens at a time (see chunked_cross_entropy)."""
         if chunk:
             return chunked_cross_entropy(self.hidden(idx_BT, rngs)[0], self.wte[...], targets_BT, chunk)
-        logits_BTV = self(idx_BT, rngs)
-        logprobs_BTV = jax.nn.log_softmax(logits_BTV, axis=-1)
-        return -jnp.take_along_axis(logprobs_BTV, targets_BT[..., None], axis=-1).mean()
+        # logsumexp - target logit, from logits in the compute dtype: XLA upcasts inside the reductions, so
+        # no (B, T, V) float32 array (logits or log-probs) is ever written to memory
+        x_BTD = self.hidden(idx_BT, rngs)[0]
+        logits_BTV = self.logits(x_BTD, dtype=x_BTD.dtype)
+        lse_BT = jax.nn.logsumexp(logits_BTV.astype(jnp.float32), axis=-1)
+        target_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0].astype(jnp.float32)
+        return (lse_BT - target_BT).mean()
 
     def init_cache(self, batch_size: int, dtype=None):
         """Zeroed (k, v) per layer, each (B, block_size, n_head, head_dim)."""
