@@ -13,8 +13,10 @@ import orbax.checkpoint as ocp
 
 
 def _manager(directory: str, read_only: bool = False) -> ocp.CheckpointManager:
+    # `latest` and `best` may save the same step at once: their cross-process barriers need distinct names
+    barriers = ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=os.path.basename(os.path.normpath(directory)))
     options = ocp.CheckpointManagerOptions(max_to_keep=1, create=not read_only,
-                                           enable_async_checkpointing=not read_only)
+                                           enable_async_checkpointing=not read_only, multiprocessing_options=barriers)
     return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 
