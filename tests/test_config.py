@@ -21,7 +21,6 @@ def test_misspelt_keys_name_the_closest():
         check_flag_overrides(['train', '--config.lerning_rate=1e-3'])
     check_flag_overrides(['train', '--config.learning_rate=1e-3', '--config=configs/gpt2.py'])
     c = default_config()
-    c.unlock() if hasattr(c, 'unlock') else None
     c.n_layers = 4  # a recipe that adds a key nobody reads
     with pytest.raises(KeyError, match='n_layer'):
         check_config(c)
