@@ -27,7 +27,7 @@ from nanogpt_jax.generate import cast_params, decode, prefill, prefill_bucket
 from nanogpt_jax.model import count_params
 from nanogpt_jax.optim import make_optimizer
 from nanogpt_jax.tokenizer import load_meta
-from nanogpt_jax.train import git_commit, init_params, make_train_step, model_config, resolve_system
+from nanogpt_jax.train import git_commit, init_params, make_train_step, model_config
 
 # (n_layer, n_head, n_embd); 'baby' is nanoGPT's shakespeare_char model
 MODELS = {'gpt2': (12, 12, 768), 'gpt2-medium': (24, 16, 1024), 'gpt2-large': (36, 20, 1280),
@@ -91,7 +91,7 @@ def setup(args, config):
     """Mesh, model config and fresh weights, exactly as train.py makes them."""
     mesh = sharding.make_mesh(config)
     meta = load_meta(data.dataset_dir(config)) if args.dataset else {'vocab_size': args.vocab_size}
-    dtype, attention = resolve_system(config)
+    dtype, attention = config_lib.resolve_system(config)
     model_cfg = model_config(config, meta, dtype, attention)
     graphdef, abstract_params = sharding.model_layout(model_cfg, mesh)
     params = init_params(config, model_cfg, abstract_params)

@@ -5,6 +5,7 @@ changes more with `--config.key=value`. A key that is not here is an error namin
 """
 import difflib
 
+import jax
 import ml_collections
 
 
@@ -105,3 +106,14 @@ def check_flag_overrides(argv) -> None:
         check_keys(given, default_config().keys(), 'the command line')
     except KeyError as e:
         raise SystemExit(f'error: {e.args[0]}') from None
+
+
+def resolve_system(config):
+    """'auto' dtype and attention for the platform we are on."""
+    platform = jax.devices()[0].platform
+    dtype = config.dtype if config.dtype != 'auto' else ('float32' if platform == 'cpu' else 'bfloat16')
+    head_dim = config.n_embd // config.n_head
+    cudnn_ok = (platform == 'gpu' and dtype in ('bfloat16', 'float16') and head_dim <= 128 and head_dim % 8 == 0
+                and config.dropout == 0)  # cuDNN attention here has no dropout on the attention weights
+    attention = config.attention if config.attention != 'auto' else ('cudnn' if cudnn_ok else 'xla')
+    return dtype, attention

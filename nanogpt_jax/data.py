@@ -23,8 +23,8 @@ def open_tokens(config, split: str) -> np.ndarray:
     path = os.path.join(dataset_dir(config), f'{split}.bin')
     if not os.path.exists(path):
         raise FileNotFoundError(f'{path} does not exist: dataset {config.dataset!r} is not prepared. '
-                                f'Run: python data/{config.dataset}/prepare.py'
-                                + (f'  (and pass --config.data_dir=data if you moved it)' if config.data_dir != 'data' else ''))
+                                f'Run: python data/{config.dataset}/prepare.py (it writes data/{config.dataset}/; '
+                                f'--config.data_dir names the folder that holds {config.dataset}/, now {config.data_dir!r}).')
     meta = load_meta(dataset_dir(config)) or {'dtype': 'uint16'}  # nanoGPT's GPT-2 .bin files are uint16
     tokens = np.memmap(path, dtype=np.dtype(meta['dtype']), mode='r')
     if len(tokens) <= config.block_size + 1:

@@ -11,11 +11,10 @@ import numpy as np
 from absl import app, flags, logging
 
 from nanogpt_jax import checkpoint, sharding
-from nanogpt_jax.config import default_config
+from nanogpt_jax.config import default_config, resolve_system
 from nanogpt_jax.generate import generate
 from nanogpt_jax.model import GPTConfig
 from nanogpt_jax.tokenizer import get_tokenizer
-from nanogpt_jax.train import resolve_system
 
 flags.DEFINE_string('out_dir', 'out', 'Run directory holding ckpt/ (used when init_from=resume).')
 flags.DEFINE_string('init_from', 'resume', "'resume' (a run in out_dir), 'gpt2*' or a Hugging Face GPT-2 dir.")

@@ -30,17 +30,6 @@ from nanogpt_jax.tokenizer import get_tokenizer, load_meta
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/shakespeare_char_cpu.py', 'Recipe file in configs/.')
 
 
-def resolve_system(config):
-    """'auto' dtype and attention for the platform we are on."""
-    platform = jax.devices()[0].platform
-    dtype = config.dtype if config.dtype != 'auto' else ('float32' if platform == 'cpu' else 'bfloat16')
-    head_dim = config.n_embd // config.n_head
-    cudnn_ok = (platform == 'gpu' and dtype in ('bfloat16', 'float16') and head_dim <= 128 and head_dim % 8 == 0
-                and config.dropout == 0)  # cuDNN attention here has no dropout on the attention weights
-    attention = config.attention if config.attention != 'auto' else ('cudnn' if cudnn_ok else 'xla')
-    return dtype, attention
-
-
 def git_commit():
     try:
         here = os.path.dirname(os.path.abspath(__file__))
@@ -149,7 +138,7 @@ def main(argv):
     sharding.check_batch(config.batch_size, mesh, config.gradient_accumulation_steps)
     meta = load_meta(data.dataset_dir(config))
     train_tokens, val_tokens = data.open_tokens(config, 'train'), data.open_tokens(config, 'val')
-    dtype, attention = resolve_system(config)
+    dtype, attention = config_lib.resolve_system(config)
     pretrained_shape, pretrained_params = (load_pretrained(config) if config.init_from not in ('scratch', 'resume')
                                            else (None, None))
     model_cfg = model_config(config, meta, dtype, attention, pretrained_shape)

@@ -188,7 +188,7 @@ def test_export_cli_on_a_trained_run(data_root, tmp_path):
 def test_init_from_hf_dir_trains_and_samples_like_transformers(hf_model, hf_dir, data_root, tmp_path):
     """init_from=<dir> through both CLIs: greedy sampling with the KV cache gives transformers' tokens,
     and a training run starts from the HF model's shape with only dropout changed."""
-    from conftest import run_module, train, read_metrics
+    from conftest import run_module, train
     from nanogpt_jax.tokenizer import gpt2_encoding
     prompt = '&('  # GPT-2 ids 5 and 7: inside this small model's 101-token vocab
     ids = gpt2_encoding().encode(prompt)
