@@ -135,7 +135,7 @@ def bench_train(args):
     opt_state = jax.jit(tx.init, out_shardings=sharding.shardings_of(
         sharding.opt_state_layout(tx, abstract_params, mesh)))(params)
     train_step, _ = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
-    step_batch = sharding.batch_sharding(mesh, micro_steps_axis=True)
+    step_batch = sharding.batch_sharding(mesh)
     A, B, T = config.gradient_accumulation_steps, config.batch_size, model_cfg.block_size
 
     if args.dataset:  # what train.py does each step: a host batch from grain, assembled into a global array
@@ -221,8 +221,8 @@ def bench_decode(args):
     window = jnp.asarray(window_np)
     prefill_c, prefill_s = timed_compile(prefill, graphdef, params, window, P, prefill_len=prefill_bucket(P, S))
     cache, logits_BV = prefill_c(params, window, P)
-    decode_c, decode_s = timed_compile(decode, graphdef, params, window, cache, logits_BV, P, P + N,
-                                       jax.random.key(0), **sample)
+    decode_c, decode_s = timed_compile(decode, graphdef, params, window, cache, logits_BV, P,
+                                       jax.random.key(0), steps=N, **sample)
     compile_s = prefill_s + decode_s
     print(f'compiled prefill in {prefill_s:.1f}s and the decode loop in {decode_s:.1f}s')
     print('decode loop: ' + profiling.compiled_summary(decode_c))
@@ -236,7 +236,7 @@ def bench_decode(args):
         t0 = time.perf_counter()
         cache, logits_BV = jax.block_until_ready(prefill_c(params, window, P))
         t1 = time.perf_counter()
-        out = jax.block_until_ready(decode_c(params, window, cache, logits_BV, P, P + N, key))
+        out = jax.block_until_ready(decode_c(params, window, cache, logits_BV, P, key))
         t2 = time.perf_counter()
         assert out.shape == (B, S)
         return t1 - t0, t2 - t1

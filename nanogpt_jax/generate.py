@@ -1,9 +1,12 @@
-"""Sampling with a fixed-size KV cache: a prefill over the prompt, then a lax.while_loop of one-token steps.
+"""Sampling with a fixed-size KV cache: a prefill over the prompt, then a loop of one-token steps on the device.
 
-Shapes never depend on the prompt: the window is always (batch, block_size) and the prefill length
-and the part of the cache that decoding reads are rounded up to powers of two, so there are at most
-log2(block_size) shapes of each, whatever the prompts. A generation longer than block_size slides: the last 3/4 of the window is prefilled
-again and decoding goes on, where nanoGPT would recompute the whole context for every token.
+The window is always (batch, block_size), and the prefill length and the part of the cache that decoding
+reads are rounded up to powers of two, so there are at most log2(block_size) shapes of each, whatever
+the prompts. The decode loop's trip count is static (the number of new tokens in this window): with a
+known trip count XLA's GPU runtime queues every step without waiting, where a data-dependent
+`while` copies its condition to the host and blocks on it once per token. A generation longer
+than block_size slides: the last 3/4 of the window is prefilled again and decoding goes on, where
+nanoGPT would recompute the whole context for every token.
 """
 import functools
 
@@ -44,24 +47,24 @@ def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int):
     return cache, model.logits(last_B1D)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnames=('graphdef', 'temperature', 'top_k', 'top_p', 'vocab_size', 'kv_len'),
-                   donate_argnames=('tokens_BS',))
-def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
+@functools.partial(jax.jit, static_argnames=('graphdef', 'steps', 'temperature', 'top_k', 'top_p', 'vocab_size',
+                                             'kv_len'), donate_argnames=('tokens_BS',))
+def decode(graphdef, params, tokens_BS, cache, logits_BV, length, key, *, steps: int,
            temperature: float, top_k: int, top_p: float, vocab_size: int, kv_len: int):
-    """Sample tokens into positions [length, end) of the window, one cached step at a time,
-    attending to the cache's first kv_len >= end positions."""
+    """Sample tokens into positions [length, length + steps) of the window, one cached step at a time,
+    attending to the cache's first kv_len >= length + steps positions."""
     model = nnx.merge(graphdef, params)
 
-    def step(carry):
-        tokens_BS, cache, logits_BV, pos, key = carry
+    def step(i, carry):
+        tokens_BS, cache, logits_BV, key = carry
+        pos = length + i
         key, sub = jax.random.split(key)
         token_B = sample_token(logits_BV[:, :vocab_size], sub, temperature, top_k, top_p)
         tokens_BS = jax.lax.dynamic_update_slice_in_dim(tokens_BS, token_B[:, None], pos, axis=1)
         x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos, kv_len=kv_len)
-        return tokens_BS, cache, model.logits(x_B1D)[:, 0], pos + 1, key
+        return tokens_BS, cache, model.logits(x_B1D)[:, 0], key
 
-    carry = (tokens_BS, cache, logits_BV, jnp.asarray(length, jnp.int32), key)
-    return jax.lax.while_loop(lambda c: c[3] < end, step, carry)[0]
+    return jax.lax.fori_loop(0, steps, step, (tokens_BS, cache, logits_BV, key))[0]
 
 
 def prefill_bucket(length: int, block_size: int) -> int:
@@ -90,7 +93,7 @@ def generate(graphdef, params, prompt_BP, max_new_tokens: int, key, *, block_siz
                                    prefill_len=prefill_bucket(length, block_size))
         end = min(length + max_new_tokens - produced, block_size)
         key, sub = jax.random.split(key)
-        window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, end, sub,
+        window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, sub, steps=end - length,
                            temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
                            vocab_size=vocab_size, kv_len=prefill_bucket(end, block_size))
         out_BN = np.concatenate([out_BN, np.asarray(window_BS[:, length:end])], axis=1)
