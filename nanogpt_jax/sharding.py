@@ -87,9 +87,9 @@ def param_shardings(abstract_state: nnx.State, mesh: Mesh) -> dict:
     return walk(abstract_state, ())
 
 
-def batch_sharding(mesh: Mesh, micro_steps_axis: bool = False) -> NamedSharding:
-    """(batch, T) arrays, or (micro_steps, batch, T): batch rows split over the data-parallel axes."""
-    return NamedSharding(mesh, P(*([None] if micro_steps_axis else []), RULES['batch'], None))
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """(micro-batches or eval batches, batch, T) token arrays: batch rows split over the data-parallel axes."""
+    return NamedSharding(mesh, P(None, RULES['batch'], None))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -104,8 +104,10 @@ def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
         params = optax.apply_updates(params, updates)
         return params, opt_state, {'loss': losses_A.mean(), 'grad_norm': optax.global_norm(grads)}
 
-    def eval_step(params, x_BT, y_BT):
-        return nnx.merge(graphdef, params).loss(x_BT, y_BT, chunk=loss_chunk)
+    def eval_step(params, x_KBT, y_KBT):
+        """Mean loss over K batches in one call: a single dispatch per eval, not one per batch."""
+        model = nnx.merge(graphdef, params)
+        return jax.lax.map(lambda xy: model.loss(*xy, chunk=loss_chunk), (x_KBT, y_KBT)).mean()
 
     return jax.jit(train_step, donate_argnums=(0, 1)), jax.jit(eval_step)
 
@@ -175,24 +177,20 @@ def main(argv):
 
     # ----- compiled steps -----
     train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
-    step_batch = sharding.batch_sharding(mesh, micro_steps_axis=True)
-    eval_batch = sharding.batch_sharding(mesh)
+    step_batch = sharding.batch_sharding(mesh)
     make_source = lambda tokens, split, micro, seed: data.WindowBatches(
         tokens, micro_steps=micro, batch_size=config.batch_size, block_size=model_cfg.block_size, seed=seed, split=split,
         rows=sharding.process_rows(mesh, config.batch_size))  # only the rows this process's devices hold
     train_batches = data.batch_iterator(make_source(train_tokens, 'train', config.gradient_accumulation_steps,
                                                     config.seed), start=iter_num)
-    eval_sources = {'train': make_source(train_tokens, 'train', 1, config.seed + 1),
-                    'val': make_source(val_tokens, 'val', 1, config.seed)}
+    # every eval reads the same eval_iters batches of each split: drawn once, kept on the devices
+    eval_sources = {'train': make_source(train_tokens, 'train', config.eval_iters, config.seed + 1),
+                    'val': make_source(val_tokens, 'val', config.eval_iters, config.seed)}
+    eval_batches = {split: data.to_global(source[0], step_batch) for split, source in eval_sources.items()}
 
     def estimate_loss():
-        """Mean loss over the same eval_iters batches of each split at every eval."""
-        out = {}
-        for split, source in eval_sources.items():
-            losses = [eval_step(params, *data.to_global(tuple(a[0] for a in source[k]), eval_batch))
-                      for k in range(config.eval_iters)]
-            out[split] = float(np.mean(jax.device_get(losses)))
-        return out
+        """Mean loss over the eval batches of each split."""
+        return {split: float(eval_step(params, *batches)) for split, batches in eval_batches.items()}
 
     if config.eval_only:
         losses = estimate_loss()

@@ -77,7 +77,7 @@ def run_layout(mesh_sizes, data_dir: str, model: dict, steps: int) -> dict:
                                   split=split, rows=sharding.process_rows(mesh, config.batch_size))
 
     train_source, val_source = batches('train', config.gradient_accumulation_steps), batches('val', 1)
-    step_batch, eval_batch = sharding.batch_sharding(mesh, micro_steps_axis=True), sharding.batch_sharding(mesh)
+    step_batch = sharding.batch_sharding(mesh)
     out = dict(mesh=dict(mesh.shape), loss=[], grad_norm=[], val_loss=[])
     for i in range(steps):
         x_ABT, y_ABT = data.to_global(train_source[i], step_batch)
@@ -86,15 +86,15 @@ def run_layout(mesh_sizes, data_dir: str, model: dict, steps: int) -> dict:
             train_step = train_step.lower(params, opt_state, x_ABT, y_ABT, key).compile()
             out['temp_bytes'] = train_step.memory_analysis().temp_size_in_bytes
         params, opt_state, metrics = train_step(params, opt_state, x_ABT, y_ABT, key)
-        x_BT, y_BT = data.to_global(tuple(a[0] for a in val_source[i]), eval_batch)
+        x_1BT, y_1BT = data.to_global(val_source[i], step_batch)
         out['loss'].append(float(metrics['loss']))
         out['grad_norm'].append(float(metrics['grad_norm']))
-        out['val_loss'].append(float(eval_step(params, x_BT, y_BT)))
+        out['val_loss'].append(float(eval_step(params, x_1BT, y_1BT)))
     out['batch'] = describe({'x': x_ABT})['x']
     out['params'] = describe(params)  # after training: the step keeps the layout
     out['opt_state'] = describe(opt_state)
     out['expected'] = {path: spec for path, (spec, _) in describe(abstract_params).items()}  # RULES' layout
-    prompt_1P = np.asarray(x_BT)[:1, :8]  # one row: does not divide over the batch shards
+    prompt_1P = np.asarray(x_1BT)[0, :1, :8]  # one row: does not divide over the batch shards
     out['greedy_sample'] = generate(graphdef, params, prompt_1P, 8, jax.random.key(0), block_size=config.block_size,
                                     vocab_size=model_cfg.vocab_size, temperature=0.0)[0].tolist()
     return out
