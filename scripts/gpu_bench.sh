@@ -20,74 +20,10 @@
 # ONLY (a bash regex over step names, e.g. ONLY='lever|baby|bpe') runs just those steps (and 'profile',
 # 'shakespeare_char' when they match), for a second call that picks up what the first one skipped.
 # SMOKE=1 shrinks every run to a tiny model (a check of this script on a CPU: JAX_PLATFORMS=cpu SMOKE=1 ...).
-set -o pipefail
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-out-gpu-bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOG=$OUT/bench.log
-RESULTS=$OUT/results.jsonl
-DEADLINE=${DEADLINE:-530}
+source "$(dirname "$0")/bench_lib.sh"
 TEXT=${1:-${TINYSHAKESPEARE:-.whl/tinyshakespeare.txt}}
-TMP=$(mktemp -d)
-SMOKE_BENCH=() SMOKE_TRAIN=()
-if [ -n "${SMOKE:-}" ]; then  # later flags win: these override each run's sizes
-  SMOKE_BENCH=(--model=tiny --attention=xla --dtype=float32 --block_size=64 --vocab_size=256 --batch_size=4 --new_tokens=20 --steps=2 --warmup=1)
-  SMOKE_TRAIN=(--config.n_layer=2 --config.n_head=2 --config.n_embd=32 --config.block_size=64 --config.batch_size=4
-               --config.max_iters=30 --config.eval_interval=10 --config.eval_iters=2 --config.log_interval=5)
-fi
-: > "$LOG"; : > "$RESULTS"
+setup_env
 
-say() { echo "$*" | tee -a "$LOG"; }
-want() { [[ -z ${ONLY:-} || $1 =~ $ONLY ]]; }
-
-# step NAME LIMIT_S CMD...: run CMD with a timeout, log its output, keep its last stdout line if it is JSON.
-step() {
-  local name=$1 limit=$2; shift 2
-  want "$name" || return 0
-  local left=$((DEADLINE - SECONDS))
-  if ((left < 25)); then say "### SKIP $name: ${left}s left before DEADLINE=$DEADLINE"; return 0; fi
-  ((limit > left)) && limit=$left
-  say "### $name (t=${SECONDS}s, limit ${limit}s): ${XLA_FLAGS:+XLA_FLAGS=\"$XLA_FLAGS\" }$*"
-  local t0=$SECONDS
-  timeout --kill-after=10 "$limit" "$@" "${SMOKE_BENCH[@]}" > "$TMP/out" 2> "$TMP/err"
-  local rc=$?
-  cat "$TMP/out" >> "$LOG"
-  echo "--- stderr (last 40 lines)" >> "$LOG"; tail -n 40 "$TMP/err" >> "$LOG"
-  python3 - "$name" "$rc" "$TMP/out" >> "$RESULTS" <<'EOF'
-import json, sys
-name, rc, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-lines = [l for l in open(path).read().splitlines() if l.strip()]
-try:
-    result = json.loads(lines[-1])
-except (IndexError, ValueError):
-    result = None
-print(json.dumps(dict(name=name, rc=rc, result=result)))
-EOF
-  say "### $name: rc=$rc in $((SECONDS - t0))s | $(grep -E '^(train|decode): ' "$TMP/out" | tail -1)"
-  ((rc != 0)) && { echo "--- $name failed; stderr tail:"; tail -n 15 "$TMP/err"; }
-  return 0
-}
-
-# ----- environment -----
-say "### $(date -u +%FT%TZ) commit $(git rev-parse HEAD 2>/dev/null) $(git status --porcelain 2>/dev/null | wc -l) changed files"
-if ls .whl/*.whl > /dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl 2>&1 | tail -n 5 | tee -a "$LOG"
-fi
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-nvidia-smi 2>&1 | tee -a "$LOG"
-python3 - 2>&1 <<'EOF' | tee -a "$LOG"
-import sys, importlib.metadata as md
-print('python', sys.version.split()[0])
-for p in ('jax', 'jaxlib', 'jax-cuda13-plugin', 'jax-cuda12-plugin', 'flax', 'optax', 'orbax-checkpoint', 'grain',
-          'ml-collections', 'tiktoken', 'numpy'):
-    try: print(p, md.version(p))
-    except md.PackageNotFoundError: pass
-import jax
-print('devices', jax.devices(), jax.devices()[0].device_kind)
-EOF
-
-B="python3 -m nanogpt_jax.bench"
 PROF=$TMP/prof
 
 # ----- (a) train GPT-2 124M: cuDNN vs XLA attention, 12x1024 and 32x1024, bf16; the first one also profiled -----
@@ -117,13 +53,10 @@ if [ -f "$TEXT" ]; then
   if ! want shakespeare_char; then :
   elif ((left > 60)); then
     say "### shakespeare_char (t=${SECONDS}s): train --config=configs/shakespeare_char.py, max_iters 3000 (schedule of 5000)"
-    t_start=${EPOCHREALTIME/./}
-    timeout --kill-after=10 $((left < 150 ? left : 150)) python3 -m nanogpt_jax.train --config=configs/shakespeare_char.py \
-      --config.out_dir="$TMP/out-sc" --config.max_iters=3000 --config.progress=False --config.profile_steps=5 "${SMOKE_TRAIN[@]}" 2>&1 |
-      while IFS= read -r line; do  # seconds since the start of train.py, without a fork per line
-        us=$((${EPOCHREALTIME/./} - t_start)); printf '%5d.%02d %s\n' $((us / 1000000)) $((us / 10000 % 100)) "$line"
-      done > "$OUT/shakespeare_char.log"
-    say "### shakespeare_char: rc=$? | $(grep -c 'val loss' "$OUT/shakespeare_char.log") evals"
+    stamped "$OUT/shakespeare_char.log" '' timeout --kill-after=10 $((left < 150 ? left : 150)) python3 -m nanogpt_jax.train \
+      --config=configs/shakespeare_char.py --config.out_dir="$TMP/out-sc" --config.max_iters=3000 --config.progress=False \
+      --config.profile_steps=5 "${SMOKE_TRAIN[@]}"
+    say "### shakespeare_char: $(grep -c 'val loss' "$OUT/shakespeare_char.log") evals"
     grep -E 'val loss|compiled|wrote|error|Error' "$OUT/shakespeare_char.log" | tee -a "$LOG"
     [ -d "$TMP/out-sc/profile" ] && mv "$TMP/out-sc/profile" "$PROF/profile-shakespeare-char"
   else
@@ -161,22 +94,6 @@ if [ -d "$PROF" ]; then
   fi
   ls -la "$OUT/profile.tar.gz" | tee -a "$LOG"
 fi
-python3 - "$RESULTS" <<'EOF' | tee "$OUT/summary.txt"
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f'{"run":52} {"rc":>3} {"ms/iter":>9} {"tok/s":>10} {"MFU":>6} {"peak GiB":>8} {"compile s":>9}  decode only / with prefill')
-for r in rows:
-    x = r['result'] or {}
-    fmt = lambda v, f: format(v, f) if isinstance(v, (int, float)) else '-'
-    mfu = f'{100 * x["mfu"]:.1f}%' if x.get('mfu') else '-'
-    line = (f'{r["name"]:52} {r["rc"]:>3} {fmt(x.get("ms_per_iter"), ".2f"):>9} {fmt(x.get("tokens_per_sec"), ",.0f"):>10} '
-            f'{mfu:>6} {fmt(x.get("peak_memory_gib"), ".2f"):>8} {fmt(x.get("compile_s"), ".1f"):>9}')
-    if x.get('mode') == 'decode':
-        line += f'  {x["decode_tokens_per_sec"]:,.0f} / {x["tokens_per_sec"]:,.0f} tok/s, {x["ms_per_token_step"]:.3f} ms/step'
-    print(line)
-if rows and rows[0]['result']:
-    c = rows[0]['result']['config']
-    print(f'device {c["device"]} x{c["num_devices"]}, jax {c["jax"]}, commit {c["git_commit"]}, {c["date"]}')
-EOF
+summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

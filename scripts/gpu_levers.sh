@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Issue 3's levers, second round, on one GPU: decoding with a static trip count, XLA flags on the 124M train
+# step, and shakespeare_char's wall time next to nanoGPT's own on the same card.
+#
+#   ONLY='decode|train' scripts/gpu_levers.sh     # one call (~8 min)
+#   ONLY='wall|baby'    scripts/gpu_levers.sh     # another (~5 min)
+#
+# Carry .whl/ (wheels, tinyshakespeare.txt; see gpu_bench.sh). Optional:
+#   BASELINE=dir   a copy of an older nanogpt_jax package (dir/nanogpt_jax): its decode rows run too, for a
+#                  same-machine comparison (git archive <commit> nanogpt_jax | tar -x -C dir)
+#   NANOGPT=dir    a checkout of karpathy/nanoGPT (default .whl/nanogpt): its shakespeare_char run is stamped
+#                  the same way as ours, in a scratch copy (its prepare.py writes data/ and meta.pkl there)
+# Output in $OUT: bench.log, results.jsonl, summary.txt, wall_*.log (every line stamped with seconds since launch).
+source "$(dirname "$0")/bench_lib.sh"
+TEXT=${TINYSHAKESPEARE:-.whl/tinyshakespeare.txt}
+NANOGPT=${NANOGPT:-.whl/nanogpt}
+setup_env
+DECODE_B1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)
+DECODE_B64=(--model=gpt2 --batch_size=64 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1)
+TRAIN=(--model=gpt2 --attention=cudnn --dtype=bfloat16 --steps=20 --warmup=3)
+
+# ----- decoding: the loop with a known trip count (no host round trip per token) -----
+step decode_b1_500 90 $B decode "${DECODE_B1[@]}"
+step decode_b64_200 90 $B decode "${DECODE_B64[@]}"
+step decode_b1_500_greedy 90 $B decode "${DECODE_B1[@]}" --temperature=0
+step decode_b64_200_topk0 90 $B decode "${DECODE_B64[@]}" --top_k=0
+if [ -n "${BASELINE:-}" ]; then
+  step baseline_decode_b1_500 90 env PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B1[@]}"
+  step baseline_decode_b64_200 90 env PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B64[@]}"
+fi
+XLA_FLAGS=--xla_gpu_enable_command_buffer= step decode_b1_500_no_command_buffers 90 $B decode "${DECODE_B1[@]}"
+step decode_b1_100_profile 90 $B decode "${DECODE_B1[@]}" --new_tokens=100 --steps=2 --profile_steps=1 --out_dir="$TMP/prof-decode"
+
+# ----- training: XLA flags one at a time on the 124M step (compare with train_12x1024) -----
+step train_12x1024 100 $B train "${TRAIN[@]}" --batch_size=12
+for flags in --xla_gpu_enable_triton_gemm=false --xla_gpu_enable_cublaslt=true \
+             --xla_gpu_enable_latency_hiding_scheduler=true --xla_gpu_enable_command_buffer=; do
+  XLA_FLAGS=$flags step "train_12x1024 $flags" 100 $B train "${TRAIN[@]}" --batch_size=12
+done
+step train_32x1024 100 $B train "${TRAIN[@]}" --batch_size=32
+XLA_FLAGS=--xla_gpu_enable_triton_gemm=false step "train_32x1024 --xla_gpu_enable_triton_gemm=false" 100 \
+  $B train "${TRAIN[@]}" --batch_size=32
+
+# ----- shakespeare_char: wall time from launch to each eval, ours and nanoGPT's, stopped after step 2750 -----
+if want wall && [ -f "$TEXT" ]; then
+  python3 data/shakespeare_char/prepare.py --input="$TEXT" 2>&1 | tail -n 2 | tee -a "$LOG"
+  stamped "$OUT/wall_nanogpt_jax.log" '^step 2750:' python3 -m nanogpt_jax.train --config=configs/shakespeare_char.py \
+    --config.out_dir="$TMP/out-sc" --config.progress=False "${SMOKE_TRAIN[@]}"
+  if [ -f "$NANOGPT/train.py" ]; then
+    cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
+    cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
+    (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
+     stamped "$OUT/wall_nanogpt.log" '^step 2750:' python3 train.py config/train_shakespeare_char.py)
+  fi
+  grep -hE 'start|step [0-9]+:|compil' "$OUT"/wall_*.log | tee -a "$LOG"
+fi
+
+# ----- the baby GPT's step (dropout 0.2): threefry vs rbg random bits for dropout, with a profile -----
+BABY=(--model=baby --block_size=256 --batch_size=64 --vocab_size=65 --dropout=0.2 --steps=50 --warmup=5)
+step baby_64x256 60 $B train "${BABY[@]}" --profile_steps=3 --out_dir="$TMP/prof-baby"
+JAX_DEFAULT_PRNG_IMPL=rbg step baby_64x256_rbg 60 $B train "${BABY[@]}"
+
+summarize
+say "### done in ${SECONDS}s"
+rm -rf "$TMP"
