@@ -211,15 +211,15 @@ def bench_decode(args):
     prompt_BP = np.random.default_rng(args.seed).integers(0, args.vocab_size, (B, P), dtype=np.int32)
     window_np = np.zeros((B, S), np.int32)
     window_np[:, :P] = prompt_BP
-    kv_len = prefill_bucket(P + N, S)  # the part of the cache decoding reads, as generate() picks it
-    sample = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0, vocab_size=args.vocab_size,
-                  kv_len=kv_len)
+    cache_len = prefill_bucket(P + N, S)  # the positions this window fills, as generate() sizes its cache
+    sample = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0, vocab_size=args.vocab_size)
     print(f'{num_params / 1e6:.2f}M parameters (non-embedding) | {model_cfg.n_layer}L {model_cfg.n_head}H '
-          f'{model_cfg.n_embd}D, cache {S} | {jax.device_count()} x {jax.devices()[0].device_kind} | '
+          f'{model_cfg.n_embd}D, cache {cache_len} of {S} positions | {jax.device_count()} x {jax.devices()[0].device_kind} | '
           f'{model_cfg.dtype} | batch {B}, prompt {P}, {N} new tokens, temperature {args.temperature}, top_k {args.top_k}')
 
     window = jnp.asarray(window_np)
-    prefill_c, prefill_s = timed_compile(prefill, graphdef, params, window, P, prefill_len=prefill_bucket(P, S))
+    prefill_c, prefill_s = timed_compile(prefill, graphdef, params, window, P, prefill_len=prefill_bucket(P, S),
+                                         cache_len=cache_len)
     cache, logits_BV = prefill_c(params, window, P)
     decode_c, decode_s = timed_compile(decode, graphdef, params, window, cache, logits_BV, P,
                                        jax.random.key(0), steps=N, **sample)
@@ -247,9 +247,9 @@ def bench_decode(args):
     t_prefill = statistics.median(t[0] for t in times)
     t_decode = statistics.median(t[1] for t in times)
     decode_tps, total_tps = B * N / t_decode, B * N / (t_prefill + t_decode)
-    # what each decode step reads from memory at least: the weights and the first kv_len cache positions
+    # what each decode step reads from memory at least: the weights and the cache
     weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(params))
-    cache_bytes = 2 * model_cfg.n_layer * B * kv_len * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
+    cache_bytes = 2 * model_cfg.n_layer * B * cache_len * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
     bytes_per_s = (weight_bytes + cache_bytes) * N / t_decode
     peak, peak_source = peak_memory([prefill_c, decode_c])
     print(f'decode: {decode_tps:,.0f} tok/s decoding only ({t_decode / N * 1e3:.3f} ms per step), '

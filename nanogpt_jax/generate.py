@@ -1,8 +1,8 @@
 """Sampling with a fixed-size KV cache: a prefill over the prompt, then a loop of one-token steps on the device.
 
-The window is always (batch, block_size), and the prefill length and the part of the cache that decoding
-reads are rounded up to powers of two, so there are at most log2(block_size) shapes of each, whatever
-the prompts. The decode loop's trip count is static (the number of new tokens in this window): with a
+The window is always (batch, block_size), and the prefill length and the cache's length (the positions
+this window will fill: attention reads all of them at every step) are rounded up to powers of two, so
+there are at most log2(block_size) shapes of each, whatever the prompts. The decode loop's trip count is static (the number of new tokens in this window): with a
 known trip count XLA's GPU runtime queues every step without waiting, where a data-dependent
 `while` copies its condition to the host and blocks on it once per token. A generation longer
 than block_size slides: the last 3/4 of the window is prefilled again and decoding goes on, where
@@ -37,22 +37,23 @@ def sample_token(logits_BV, key, temperature: float, top_k: int, top_p: float):
     return jax.random.categorical(key, logits_BV, axis=-1).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=('graphdef', 'prefill_len'))
-def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int):
-    """Run the first prefill_len positions of the window; return the cache and the logits at length-1."""
+@functools.partial(jax.jit, static_argnames=('graphdef', 'prefill_len', 'cache_len'))
+def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int, cache_len: int):
+    """Run the first prefill_len positions of the window into a new cache of cache_len positions;
+    return the cache and the logits at length-1."""
     model = nnx.merge(graphdef, params)
-    cache = model.init_cache(tokens_BS.shape[0])
-    x_BPD, cache = model.hidden(tokens_BS[:, :prefill_len], cache=cache, pos=0, kv_len=prefill_len)
+    cache = model.init_cache(tokens_BS.shape[0], cache_len)
+    x_BPD, cache = model.hidden(tokens_BS[:, :prefill_len], cache=cache, pos=0)
     last_B1D = jax.lax.dynamic_slice_in_dim(x_BPD, length - 1, 1, axis=1)
     return cache, model.logits(last_B1D)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnames=('graphdef', 'steps', 'temperature', 'top_k', 'top_p', 'vocab_size',
-                                             'kv_len'), donate_argnames=('tokens_BS',))
+@functools.partial(jax.jit, static_argnames=('graphdef', 'steps', 'temperature', 'top_k', 'top_p', 'vocab_size'),
+                   donate_argnames=('tokens_BS',))
 def decode(graphdef, params, tokens_BS, cache, logits_BV, length, key, *, steps: int,
-           temperature: float, top_k: int, top_p: float, vocab_size: int, kv_len: int):
-    """Sample tokens into positions [length, length + steps) of the window, one cached step at a time,
-    attending to the cache's first kv_len >= length + steps positions."""
+           temperature: float, top_k: int, top_p: float, vocab_size: int):
+    """Sample tokens into positions [length, length + steps) of the window, one cached step at a time
+    (the cache holds at least length + steps positions)."""
     model = nnx.merge(graphdef, params)
 
     def step(i, carry):
@@ -61,7 +62,7 @@ def decode(graphdef, params, tokens_BS, cache, logits_BV, length, key, *, steps:
         key, sub = jax.random.split(key)
         token_B = sample_token(logits_BV[:, :vocab_size], sub, temperature, top_k, top_p)
         tokens_BS = jax.lax.dynamic_update_slice_in_dim(tokens_BS, token_B[:, None], pos, axis=1)
-        x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos, kv_len=kv_len)
+        x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos)
         return tokens_BS, cache, model.logits(x_B1D)[:, 0], key
 
     return jax.lax.fori_loop(0, steps, step, (tokens_BS, cache, logits_BV, key))[0]
@@ -89,13 +90,13 @@ def generate(graphdef, params, prompt_BP, max_new_tokens: int, key, *, block_siz
         window_BS = np.zeros((B, block_size), np.int32)
         window_BS[:, :length] = context_BL
         window_BS = jnp.asarray(window_BS)
-        cache, logits_BV = prefill(graphdef, params, window_BS, length,
-                                   prefill_len=prefill_bucket(length, block_size))
         end = min(length + max_new_tokens - produced, block_size)
+        cache, logits_BV = prefill(graphdef, params, window_BS, length, prefill_len=prefill_bucket(length, block_size),
+                                   cache_len=prefill_bucket(end, block_size))
         key, sub = jax.random.split(key)
         window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, sub, steps=end - length,
                            temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
-                           vocab_size=vocab_size, kv_len=prefill_bucket(end, block_size))
+                           vocab_size=vocab_size)
         out_BN = np.concatenate([out_BN, np.asarray(window_BS[:, length:end])], axis=1)
         produced += end - length
     return out_BN

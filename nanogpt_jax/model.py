@@ -81,35 +81,38 @@ class CausalSelfAttention(nnx.Module):
         self.attn_dropout = nnx.Dropout(cfg.dropout)
         self.resid_dropout = nnx.Dropout(cfg.dropout)
 
-    def __call__(self, x_BTD, rngs=None, cache=None, pos=None, kv_len=None):
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
         B, T, D = x_BTD.shape
         qkv_BT3D = self.c_attn(x_BTD)
         q_BTNH, k_BTNH, v_BTNH = (qkv_BT3D[:, :, i].reshape(B, T, self.n_head, D // self.n_head)
                                   for i in range(3))
-        if cache is None and rngs is not None and self.attn_dropout.rate > 0:
-            y_BTNH = self.attend_with_dropout(q_BTNH, k_BTNH, v_BTNH, rngs)
-        elif cache is None:  # training / full forward: causal attention over the T tokens
+        if cache is not None:  # decoding: write k, v at [pos, pos+T) of the cache, attend to what is written
+            k_BNSH, v_BNSH = (jax.lax.dynamic_update_slice(c, x.transpose(0, 2, 1, 3).astype(c.dtype), (0, 0, pos, 0))
+                              for c, x in zip(cache, (k_BTNH, v_BTNH)))
+            cache = (k_BNSH, v_BNSH)
+            visible_TS = jnp.arange(k_BNSH.shape[2])[None, :] <= pos + jnp.arange(T)[:, None]
+            probs_BNTS = attention_weights(q_BTNH, k_BNSH, visible_TS)
+            y_BTNH = jnp.einsum('bnts,bnsh->btnh', probs_BNTS.astype(v_BNSH.dtype), v_BNSH)
+        elif rngs is not None and self.attn_dropout.rate > 0:  # nanoGPT's dropout on the attention weights
+            # (jax.nn.dot_product_attention has none): explicit attention, the (T, T) weights materialised
+            k_BNTH, v_BNTH = k_BTNH.transpose(0, 2, 1, 3), v_BTNH.transpose(0, 2, 1, 3)
+            probs_BNTT = self.attn_dropout(attention_weights(q_BTNH, k_BNTH, jnp.tril(jnp.ones((T, T), bool))),
+                                           rngs=rngs)
+            y_BTNH = jnp.einsum('bnts,bnsh->btnh', probs_BNTT.astype(v_BNTH.dtype), v_BNTH)
+        else:  # training / full forward: fused causal attention (cuDNN flash attention on GPU)
             y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BTNH, v_BTNH, is_causal=True,
                                                   implementation=self.attention)
-        else:  # decoding: write k, v at [pos, pos+T) of the fixed-size cache, attend to what is written,
-            # reading only its first kv_len positions (a static bound: decoding reads the cache every step)
-            k_BSNH = jax.lax.dynamic_update_slice(cache[0], k_BTNH.astype(cache[0].dtype), (0, pos, 0, 0))
-            v_BSNH = jax.lax.dynamic_update_slice(cache[1], v_BTNH.astype(cache[1].dtype), (0, pos, 0, 0))
-            cache = (k_BSNH, v_BSNH)
-            S = kv_len or k_BSNH.shape[1]
-            mask_TS = jnp.arange(S)[None, :] <= pos + jnp.arange(T)[:, None]
-            y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BSNH[:, :S], v_BSNH[:, :S], mask=mask_TS[None, None])
         y_BTD = self.c_proj(y_BTNH.reshape(B, T, D))
         return self.resid_dropout(y_BTD, deterministic=rngs is None, rngs=rngs), cache
 
-    def attend_with_dropout(self, q_BTNH, k_BTNH, v_BTNH, rngs):
-        """Explicit causal attention with dropout on the attention weights, as nanoGPT trains with
-        dropout > 0 (jax.nn.dot_product_attention has no dropout)."""
-        T, H = q_BTNH.shape[1], q_BTNH.shape[-1]
-        scores_BNTS = jnp.einsum('btnh,bsnh->bnts', q_BTNH, k_BTNH, preferred_element_type=jnp.float32) / math.sqrt(H)
-        scores_BNTS = jnp.where(jnp.tril(jnp.ones((T, T), bool)), scores_BNTS, -jnp.inf)
-        probs_BNTS = self.attn_dropout(jax.nn.softmax(scores_BNTS, axis=-1), rngs=rngs)
-        return jnp.einsum('bnts,bsnh->btnh', probs_BNTS.astype(v_BTNH.dtype), v_BTNH)
+
+def attention_weights(q_BTNH, k_BNSH, visible_TS):
+    """softmax(q.k / sqrt(H)) over the visible positions, in float32: (B, N, T, S). Keys are laid out
+    (B, N, S, H), heads before positions, so that the product reads a KV cache in place as a batch of
+    (S, H) matrices (laid out (B, S, N, H), it would be transposed, i.e. copied, at every decode step)."""
+    scores_BNTS = jnp.einsum('btnh,bnsh->bnts', q_BTNH, k_BNSH, preferred_element_type=jnp.float32)
+    scores_BNTS = jnp.where(visible_TS, scores_BNTS / math.sqrt(q_BTNH.shape[-1]), -jnp.inf)
+    return jax.nn.softmax(scores_BNTS, axis=-1)
 
 
 class MLP(nnx.Module):
@@ -131,8 +134,8 @@ class Block(nnx.Module):
         self.ln_2 = LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg, rngs)
 
-    def __call__(self, x_BTD, rngs=None, cache=None, pos=None, kv_len=None):
-        y_BTD, cache = self.attn(self.ln_1(x_BTD), rngs, cache, pos, kv_len)
+    def __call__(self, x_BTD, rngs=None, cache=None, pos=None):
+        y_BTD, cache = self.attn(self.ln_1(x_BTD), rngs, cache, pos)
         x_BTD = x_BTD + y_BTD
         return x_BTD + self.mlp(self.ln_2(x_BTD), rngs), cache
 
@@ -146,9 +149,8 @@ class GPT(nnx.Module):
         self.h = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.n_embd, bias=cfg.bias)
 
-    def hidden(self, idx_BT, rngs=None, cache=None, pos=0, kv_len=None):
-        """Final-layer activations (B, T, D); with a cache, also the updated cache (attention then reads
-        the cache's first kv_len positions, all of them by default)."""
+    def hidden(self, idx_BT, rngs=None, cache=None, pos=0):
+        """Final-layer activations (B, T, D); with a cache (see init_cache), also the updated cache."""
         T = idx_BT.shape[1]
         dtype = jnp.dtype(self.cfg.dtype)
         wpe_TD = jax.lax.dynamic_slice_in_dim(self.wpe[...], pos, T)
@@ -156,7 +158,7 @@ class GPT(nnx.Module):
         x_BTD = self.drop(sharding.constrain(x_BTD, RESIDUAL), deterministic=rngs is None, rngs=rngs)
         new_cache = []
         for i, block in enumerate(self.h):
-            x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos, kv_len)
+            x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos)
             x_BTD = sharding.constrain(x_BTD, RESIDUAL)
             new_cache.append(layer_cache)
         return self.ln_f(x_BTD), (None if cache is None else new_cache)
@@ -181,10 +183,12 @@ class GPT(nnx.Module):
         target_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0].astype(jnp.float32)
         return (lse_BT - target_BT).mean()
 
-    def init_cache(self, batch_size: int, dtype=None):
-        """Zeroed (k, v) per layer, each (B, block_size, n_head, head_dim)."""
+    def init_cache(self, batch_size: int, length: int = 0, dtype=None):
+        """Zeroed (k, v) per layer, each (B, n_head, length, head_dim); length defaults to block_size.
+        Attention reads the whole cache at every step (masked past the current position), so decoding
+        sizes it to the positions it will fill."""
         c = self.cfg
-        shape = (batch_size, c.block_size, c.n_head, c.n_embd // c.n_head)
+        shape = (batch_size, c.n_head, length or c.block_size, c.n_embd // c.n_head)
         dtype = dtype or jnp.dtype(c.dtype)
         return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(c.n_layer)]
 

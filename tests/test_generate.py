@@ -47,7 +47,7 @@ def test_greedy_decoding_matches_full_forward(split_model):
 def test_new_prompt_lengths_do_not_recompile(split_model):
     """sample.py's case: the same number of new tokens after prompts of any length."""
     _, graphdef, params = split_model
-    run(graphdef, params, [[1, 2]], 3, temperature=0.0)  # prefill bucket 16, cache read up to 16
+    run(graphdef, params, [[1, 2]], 3, temperature=0.0)  # prefill bucket 16, a cache of 16
     decode_compiles, prefill_compiles = gen.decode._cache_size(), gen.prefill._cache_size()
     for length in (3, 5, 9, 13):  # same buckets: prompt <= 16 tokens, prompt + new <= 16
         run(graphdef, params, [list(range(1, length + 1))], 3, temperature=0.0)
@@ -98,7 +98,7 @@ def test_decode_loop_has_a_known_trip_count(split_model):
     """XLA's GPU runtime queues a loop of known trip count without a host round trip per token."""
     _, graphdef, params = split_model
     window = jnp.zeros((1, CFG.block_size), jnp.int32)
-    cache, logits = gen.prefill(graphdef, params, window, 3, prefill_len=16)
+    cache, logits = gen.prefill(graphdef, params, window, 3, prefill_len=16, cache_len=16)
     hlo = gen.decode.lower(graphdef, params, window, cache, logits, 3, jax.random.key(0), steps=5, temperature=0.8,
-                           top_k=5, top_p=1.0, vocab_size=CFG.vocab_size, kv_len=16).compile().as_text()
+                           top_k=5, top_p=1.0, vocab_size=CFG.vocab_size).compile().as_text()
     assert '"known_trip_count":{"n":"5"}' in hlo
