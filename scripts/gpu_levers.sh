@@ -3,7 +3,7 @@
 # step, and shakespeare_char's wall time next to nanoGPT's own on the same card.
 #
 #   ONLY='decode|train' scripts/gpu_levers.sh     # one call (~8 min)
-#   ONLY='wall|baby'    scripts/gpu_levers.sh     # another (~5 min)
+#   ONLY='wall|baby|topk' scripts/gpu_levers.sh   # another (~5 min)
 #
 # Carry .whl/ (wheels, tinyshakespeare.txt; see gpu_bench.sh). Optional:
 #   BASELINE=dir   a copy of an older nanogpt_jax package (dir/nanogpt_jax): its decode rows run too, for a
@@ -30,6 +30,9 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step decode_b1_500_no_command_buffers 90 $B decode "${DECODE_B1[@]}"
 step decode_b1_100_profile 90 $B decode "${DECODE_B1[@]}" --new_tokens=100 --steps=2 --profile_steps=1 --out_dir="$TMP/prof-decode"
+step decode_b64_200_profile 90 $B decode "${DECODE_B64[@]}" --steps=2 --profile_steps=1 --out_dir="$TMP/prof-decode64"
+# the top-k cut's k-th largest logit: lax.top_k against sort-free selections (scripts/topk_micro.py)
+step topk 120 python3 scripts/topk_micro.py
 
 # ----- training: XLA flags one at a time on the 124M step (compare with train_12x1024) -----
 step train_12x1024 100 $B train "${TRAIN[@]}" --batch_size=12
