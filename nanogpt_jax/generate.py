@@ -1,12 +1,10 @@
-"""Sampling with a fixed-size KV cache: a prefill over the prompt, then a loop of one-token steps on the device.
+"""Sampling with a KV cache: a prefill over the prompt, then a lax.while_loop of one-token steps.
 
-The window is always (batch, block_size), and the prefill length and the cache's length (the positions
-this window will fill: attention reads all of them at every step) are rounded up to powers of two, so
-there are at most log2(block_size) shapes of each, whatever the prompts. The decode loop's trip count is static (the number of new tokens in this window): with a
-known trip count XLA's GPU runtime queues every step without waiting, where a data-dependent
-`while` copies its condition to the host and blocks on it once per token. A generation longer
-than block_size slides: the last 3/4 of the window is prefilled again and decoding goes on, where
-nanoGPT would recompute the whole context for every token.
+Shapes never depend on the prompt: the window is always (batch, block_size), and the prefill length and
+the cache's length (the positions this window will fill: attention reads all of them at every step) are
+rounded up to powers of two, so there are at most log2(block_size) shapes of each, whatever the prompts.
+A generation longer than block_size slides: the last 3/4 of the window is prefilled again and decoding
+goes on, where nanoGPT would recompute the whole context for every token.
 """
 import functools
 
@@ -48,24 +46,24 @@ def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int, cache_len:
     return cache, model.logits(last_B1D)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnames=('graphdef', 'steps', 'temperature', 'top_k', 'top_p', 'vocab_size'),
+@functools.partial(jax.jit, static_argnames=('graphdef', 'temperature', 'top_k', 'top_p', 'vocab_size'),
                    donate_argnames=('tokens_BS',))
-def decode(graphdef, params, tokens_BS, cache, logits_BV, length, key, *, steps: int,
+def decode(graphdef, params, tokens_BS, cache, logits_BV, length, end, key, *,
            temperature: float, top_k: int, top_p: float, vocab_size: int):
-    """Sample tokens into positions [length, length + steps) of the window, one cached step at a time
-    (the cache holds at least length + steps positions)."""
+    """Sample tokens into positions [length, end) of the window, one cached step at a time
+    (the cache holds at least `end` positions)."""
     model = nnx.merge(graphdef, params)
 
-    def step(i, carry):
-        tokens_BS, cache, logits_BV, key = carry
-        pos = length + i
+    def step(carry):
+        tokens_BS, cache, logits_BV, pos, key = carry
         key, sub = jax.random.split(key)
         token_B = sample_token(logits_BV[:, :vocab_size], sub, temperature, top_k, top_p)
         tokens_BS = jax.lax.dynamic_update_slice_in_dim(tokens_BS, token_B[:, None], pos, axis=1)
         x_B1D, cache = model.hidden(token_B[:, None], cache=cache, pos=pos)
-        return tokens_BS, cache, model.logits(x_B1D)[:, 0], key
+        return tokens_BS, cache, model.logits(x_B1D)[:, 0], pos + 1, key
 
-    return jax.lax.fori_loop(0, steps, step, (tokens_BS, cache, logits_BV, key))[0]
+    carry = (tokens_BS, cache, logits_BV, jnp.asarray(length, jnp.int32), key)
+    return jax.lax.while_loop(lambda c: c[3] < end, step, carry)[0]
 
 
 def prefill_bucket(length: int, block_size: int) -> int:
@@ -94,7 +92,7 @@ def generate(graphdef, params, prompt_BP, max_new_tokens: int, key, *, block_siz
         cache, logits_BV = prefill(graphdef, params, window_BS, length, prefill_len=prefill_bucket(length, block_size),
                                    cache_len=prefill_bucket(end, block_size))
         key, sub = jax.random.split(key)
-        window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, sub, steps=end - length,
+        window_BS = decode(graphdef, params, window_BS, cache, logits_BV, length, end, sub,
                            temperature=float(temperature), top_k=int(top_k or 0), top_p=float(top_p),
                            vocab_size=vocab_size)
         out_BN = np.concatenate([out_BN, np.asarray(window_BS[:, length:end])], axis=1)
