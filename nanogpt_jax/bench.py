@@ -55,7 +55,6 @@ def parse_args(argv):
     p.add_argument('--grad_accum', type=int, default=1, help='micro-batches per step (train)')
     p.add_argument('--mesh', default='-1,1,1', help='mesh sizes data,fsdp,tensor (-1: the remaining devices)')
     p.add_argument('--dropout', type=float, default=0.0)
-    p.add_argument('--scan_layers', action='store_true', help='the blocks as one lax.scan (train)')
     p.add_argument('--loss_chunk', type=int, default=0, help='>0: chunked cross-entropy over this many tokens')
     p.add_argument('--dataset', default='', help='prepared dataset under --data_dir (train); empty: random tokens')
     p.add_argument('--data_dir', default='data')
@@ -82,7 +81,6 @@ def make_config(args):
     c.n_layer, c.n_head, c.n_embd = args.n_layer or n_layer, args.n_head or n_head, args.n_embd or n_embd
     c.block_size, c.batch_size, c.gradient_accumulation_steps = args.block_size, args.batch_size, args.grad_accum
     c.dtype, c.attention, c.dropout, c.seed, c.loss_chunk = args.dtype, args.attention, args.dropout, args.seed, args.loss_chunk
-    c.scan_layers = args.scan_layers
     c.dataset, c.data_dir, c.out_dir = args.dataset or 'random', args.data_dir, args.out_dir
     c.mesh_data, c.mesh_fsdp, c.mesh_tensor = (int(n) for n in args.mesh.split(','))
     config_lib.check_config(c)

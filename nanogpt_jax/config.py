@@ -55,7 +55,6 @@ def default_config() -> ml_collections.ConfigDict:
     c.seed = 1337
     c.dtype = 'auto'  # compute dtype: 'auto' (bfloat16 on GPU/TPU, float32 on CPU) | 'bfloat16' | 'float32'
     c.attention = 'auto'  # 'auto' (cudnn on GPU, xla elsewhere) | 'cudnn' | 'xla'
-    c.scan_layers = False  # True: the blocks run as one lax.scan (XLA compiles one block, not n_layer)
     c.mesh_data = -1  # mesh axis sizes; -1 takes the devices the others leave
     c.mesh_fsdp = 1
     c.mesh_tensor = 1

@@ -16,7 +16,7 @@ def export_checkpoint(out_dir: str, hf_dir: str, which: str = 'best') -> None:
     cpu_mesh = jax.make_mesh((1, 1, 1), ('data', 'fsdp', 'tensor'), devices=jax.devices('cpu')[:1],
                              axis_types=(jax.sharding.AxisType.Auto,) * 3)
     model_cfg, _, params, meta = checkpoint.load_for_inference(out_dir, which, cpu_mesh)
-    model_kwargs = {k: v for k, v in model_cfg.__dict__.items() if k not in ('dropout', 'dtype', 'attention', 'scan_layers')}
+    model_kwargs = {k: v for k, v in model_cfg.__dict__.items() if k not in ('dropout', 'dtype', 'attention')}
     tokenizer_name = (meta or {}).get('tokenizer', 'gpt2')  # no meta.json: nanoGPT's convention, GPT-2 BPE
     export_hf(params, model_kwargs, hf_dir, tokenizer_name=tokenizer_name)
     print(f"wrote {hf_dir} from the {which} checkpoint in {out_dir} ({model_kwargs['n_layer']} layers, "

@@ -28,7 +28,6 @@ class GPTConfig:
     bias: bool = True
     dtype: str = 'float32'  # compute dtype of activations
     attention: str = 'xla'  # jax.nn.dot_product_attention implementation: 'xla' or 'cudnn'
-    scan_layers: bool = False  # training forward as a lax.scan over the blocks (see GPT.scan_blocks)
 
 
 def padded_vocab(vocab_size: int) -> int:
@@ -157,30 +156,12 @@ class GPT(nnx.Module):
         wpe_TD = jax.lax.dynamic_slice_in_dim(self.wpe[...], pos, T)
         x_BTD = (self.wte[...][idx_BT] + wpe_TD).astype(dtype)
         x_BTD = self.drop(sharding.constrain(x_BTD, RESIDUAL), deterministic=rngs is None, rngs=rngs)
-        if cache is None and self.cfg.scan_layers:
-            return self.ln_f(self.scan_blocks(x_BTD, rngs)), None
         new_cache = []
         for i, block in enumerate(self.h):
             x_BTD, layer_cache = block(x_BTD, rngs, None if cache is None else cache[i], pos)
             x_BTD = sharding.constrain(x_BTD, RESIDUAL)
             new_cache.append(layer_cache)
         return self.ln_f(x_BTD), (None if cache is None else new_cache)
-
-    def scan_blocks(self, x_BTD, rngs=None):
-        """The blocks as one lax.scan over their weights stacked on a new leading axis: XLA compiles one
-        block instead of n_layer of them. The weights stay a list of blocks (checkpoints and GPT-2 interop
-        are unchanged); stacking copies them once per step. Dropout draws one key per layer."""
-        block_graphdef = nnx.graphdef(self.h[0])
-        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *(nnx.state(block) for block in self.h))
-        keys = None if rngs is None else jax.random.split(rngs.dropout(), len(self.h))
-
-        def one_block(x_BTD, params_and_key):
-            params, key = params_and_key
-            block_rngs = None if key is None else nnx.Rngs(dropout=key)
-            x_BTD, _ = nnx.merge(block_graphdef, params)(x_BTD, block_rngs)
-            return sharding.constrain(x_BTD, RESIDUAL), None
-
-        return jax.lax.scan(one_block, x_BTD, (stacked, keys))[0]
 
     def logits(self, x_BTD, dtype=jnp.float32):
         """Tied output head: logits over the padded vocab. The matmul stays in the compute dtype (bf16

@@ -51,13 +51,13 @@ def model_config(config, meta, dtype, attention, pretrained_shape=None):
         shape = checkpoint.read_info(directory)['model']
     elif pretrained_shape is not None:
         shape = pretrained_shape  # only dropout (and a shorter block_size) may differ from GPT-2's
-    shape = {k: v for k, v in shape.items() if k not in ('dropout', 'dtype', 'attention', 'scan_layers')}
+    shape = {k: v for k, v in shape.items() if k not in ('dropout', 'dtype', 'attention')}
     data_vocab = meta['vocab_size'] if meta else 50257
     if data_vocab > shape['vocab_size']:
         raise ValueError(f'The dataset {config.dataset!r} has {data_vocab} token ids, more than the model\'s '
                          f'{shape["vocab_size"]}: {config.init_from} expects another tokenizer. Prepare the data '
                          f'with it, or train from scratch.')
-    return GPTConfig(**shape, dropout=config.dropout, dtype=dtype, attention=attention, scan_layers=config.scan_layers)
+    return GPTConfig(**shape, dropout=config.dropout, dtype=dtype, attention=attention)
 
 
 def load_pretrained(config):
@@ -203,7 +203,7 @@ def main(argv):
 
     def save(kind):
         info = dict(step=iter_num, best_val_loss=best_val_loss, data_index=iter_num,
-                    model={k: v for k, v in model_cfg.__dict__.items() if k not in ('dtype', 'attention', 'scan_layers')},
+                    model={k: v for k, v in model_cfg.__dict__.items() if k not in ('dtype', 'attention')},
                     config=config.to_dict())
         ckpts.save(kind, iter_num, params, opt_state, info)
 

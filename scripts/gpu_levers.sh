@@ -47,7 +47,7 @@ XLA_FLAGS=--xla_gpu_enable_triton_gemm=false step "train_32x1024 --xla_gpu_enabl
   $B train "${TRAIN[@]}" --batch_size=32
 
 # ----- shakespeare_char: wall time from launch to each eval, ours and nanoGPT's, stopped after step 2750 -----
-if { want wall_nanogpt_jax || want wall_nanogpt || want wall_no_triton || want wall_scan_layers; } && [ -f "$TEXT" ]; then
+if { want wall_nanogpt_jax || want wall_nanogpt || want wall_no_triton; } && [ -f "$TEXT" ]; then
   python3 data/shakespeare_char/prepare.py --input="$TEXT" 2>&1 | tail -n 2 | tee -a "$LOG"
 fi
 WALL=(python3 -m nanogpt_jax.train --config=configs/shakespeare_char.py --config.progress=False "${SMOKE_TRAIN[@]}")
@@ -58,8 +58,6 @@ if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
   (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
    stamped "$OUT/wall_nanogpt.log" '^step 2750:' python3 train.py config/train_shakespeare_char.py)
 fi
-want wall_scan_layers && stamped "$OUT/wall_nanogpt_jax_scan_layers.log" '^step 1750:' "${WALL[@]}" \
-  --config.out_dir="$TMP/out-sc-scan" --config.scan_layers=True
 want wall_no_triton && XLA_FLAGS=--xla_gpu_enable_triton_gemm=false \
   stamped "$OUT/wall_nanogpt_jax_no_triton.log" '^step 2750:' "${WALL[@]}" --config.out_dir="$TMP/out-sc-nt"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'start|step [0-9]+:|compil' "$OUT"/wall_*.log | tee -a "$LOG"
@@ -70,13 +68,9 @@ step baby_64x256 60 $B train "${BABY[@]}" --profile_steps=3 --out_dir="$TMP/prof
 JAX_DEFAULT_PRNG_IMPL=rbg step baby_64x256_rbg 60 $B train "${BABY[@]}"
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step baby_64x256_no_command_buffers_profile 60 $B train "${BABY[@]}" \
   --profile_steps=2 --out_dir="$TMP/prof-baby-ncb"
-step baby_64x256_scan_layers 60 $B train "${BABY[@]}" --scan_layers
 for flags in --xla_gpu_enable_triton_gemm=false --xla_gpu_autotune_level=0; do
   XLA_FLAGS=$flags step "baby_64x256 $flags" 60 $B train "${BABY[@]}"
 done
-
-# the 124M step with the blocks scanned (compile time; compare with train_12x1024)
-step train_12x1024_scan_layers 100 $B train "${TRAIN[@]}" --batch_size=12 --scan_layers
 
 summarize
 say "### done in ${SECONDS}s"

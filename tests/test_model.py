@@ -1,6 +1,4 @@
 """GPT forward against independent references: causality, the KV cache, init statistics, the loss."""
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -157,25 +155,3 @@ def test_chunked_cross_entropy_keeps_no_whole_batch_logits():
              for c in (0, 64)}
     logits_bytes = 8 * 64 * 8192 * 4
     assert temps[0] >= logits_bytes and temps[64] < logits_bytes / 2, temps
-
-
-def test_scanned_blocks_give_the_unrolled_loss_and_gradients():
-    """scan_layers runs the same blocks with the same weights: same loss, same gradients (to float error)."""
-    cfg = GPTConfig(block_size=16, vocab_size=64, n_layer=3, n_head=2, n_embd=16)
-    graphdef, params = nnx.split(GPT(cfg, nnx.Rngs(0)))
-    scanned_graphdef, _ = nnx.split(GPT(dataclasses.replace(cfg, scan_layers=True), nnx.Rngs(0)))
-    x, y = random_tokens((2, 16), seed=4), random_tokens((2, 16), seed=5)
-    loss_and_grads = lambda g: jax.value_and_grad(lambda p: nnx.merge(g, p).loss(x, y))(nnx.to_pure_dict(params))
-    (loss, grads), (scanned_loss, scanned_grads) = loss_and_grads(graphdef), loss_and_grads(scanned_graphdef)
-    np.testing.assert_allclose(scanned_loss, loss, rtol=1e-6)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), scanned_grads, grads)
-    assert np.abs(grads['h'][2]['mlp']['c_fc']['kernel']).max() > 0  # every block's weights get gradients
-
-
-def test_scanned_blocks_apply_dropout_per_layer():
-    cfg = GPTConfig(block_size=16, vocab_size=64, n_layer=2, n_head=2, n_embd=16, dropout=0.5, scan_layers=True)
-    model = GPT(cfg, nnx.Rngs(0))
-    x, y = random_tokens((2, 16), seed=4), random_tokens((2, 16), seed=5)
-    same_key = [float(model.loss(x, y, nnx.Rngs(dropout=7))) for _ in range(2)]
-    assert same_key[0] == same_key[1] != float(model.loss(x, y, nnx.Rngs(dropout=8)))
-    assert float(model.loss(x, y)) != same_key[0]  # no rngs: no dropout
