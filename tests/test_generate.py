@@ -91,4 +91,3 @@ def test_sampling_follows_the_tempered_cut_distribution():
     np.testing.assert_allclose(freq(temperature=1.0, top_k=0, top_p=0.7), [2 / 3, 1 / 3, 0, 0], atol=0.015)
     squared = np.array([0.25, 0.0625, 0.0225, 0.01])  # temperature 0.5 squares the probabilities
     np.testing.assert_allclose(freq(temperature=0.5, top_k=0, top_p=1.0), squared / squared.sum(), atol=0.015)
-

@@ -40,6 +40,23 @@ def test_short_shakespeare_char_run_lowers_val_loss(tmp_path):
     assert evals[0] > 4.0 and evals[-1] < 2.7, evals  # from uniform over 65 chars to letter statistics
 
 
+def test_eval_step_is_the_mean_of_the_per_batch_losses():
+    """The eval's lax.map over K batches against the model's loss on each batch, one at a time."""
+    import jax
+    import optax
+    from flax import nnx
+    from nanogpt_jax.model import GPT, GPTConfig
+    from nanogpt_jax.train import make_train_step
+    graphdef, params = nnx.split(GPT(GPTConfig(block_size=16, vocab_size=64, n_layer=1, n_head=2, n_embd=16),
+                                     nnx.Rngs(0)))
+    params = nnx.to_pure_dict(params)
+    x_KBT, y_KBT = (jax.random.randint(jax.random.key(i), (5, 3, 16), 0, 64) for i in (1, 2))
+    _, eval_step = make_train_step(graphdef, optax.sgd(0.1), GPTConfig())
+    per_batch = [float(nnx.merge(graphdef, params).loss(x_KBT[k], y_KBT[k])) for k in range(5)]
+    assert float(eval_step(params, x_KBT, y_KBT)) == pytest.approx(np.mean(per_batch), rel=1e-6)
+    assert np.std(per_batch) > 1e-3  # the batches differ, so a wrong mean would show
+
+
 def test_resume_continues_the_same_loss_curve(data_root, tmp_path):
     full, part = tmp_path / 'full', tmp_path / 'part'
     kw = dict(max_iters=16, lr_decay_iters=16, eval_interval=8, dropout=0.1, gradient_accumulation_steps=2)
