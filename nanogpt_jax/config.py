@@ -85,7 +85,8 @@ def check_config(c: ml_collections.ConfigDict) -> None:
     if c.n_embd % c.n_head:
         raise ValueError(f'n_embd={c.n_embd} is not divisible by n_head={c.n_head}: '
                          f'choose n_embd as a multiple of n_head.')
-    for key in ('batch_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'gradient_accumulation_steps'):
+    for key in ('batch_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'gradient_accumulation_steps',
+                'eval_iters'):
         if c[key] < 1:
             raise ValueError(f'{key}={c[key]} must be at least 1.')
     if not 0.0 <= c.dropout < 1.0:

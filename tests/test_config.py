@@ -32,6 +32,7 @@ def test_misspelt_keys_name_the_closest():
     ('dtype', 'float8', 'dtype'),
     ('attention', 'flash', 'attention'),
     ('batch_size', 0, 'batch_size=0'),
+    ('eval_iters', 0, 'eval_iters=0'),  # the mean loss over no batches would be nan
     ('lr_decay_iters', 10, 'lr_decay_iters=10'),
 ])
 def test_bad_values_are_rejected_with_what_to_change(key, value, message):
