@@ -2,10 +2,11 @@
 
     python -m nanogpt_jax.train --config=configs/shakespeare_char.py --config.max_iters=2000
 
-The whole method, top to bottom: config -> mesh -> data -> model and optimizer (created already
-sharded) -> a jitted train step (gradient accumulation inside, state donated) -> the loop (eval,
-checkpoints, logs) -> an optional sample. The same file runs on a CPU, a GPU node or a TPU pod.
+The whole method, top to bottom: config -> mesh -> data -> a jitted train step (gradient accumulation
+inside, state donated), compiled on another thread from the shapes while the model and optimizer are
+created (already sharded) -> the loop (eval, checkpoints, logs) -> an optional sample. The same file runs on a CPU, a GPU node or a TPU pod.
 """
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -112,6 +113,21 @@ def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
     return jax.jit(train_step, donate_argnums=(0, 1)), jax.jit(eval_step)
 
 
+def compile_in_background(jitted, *abstract_args):
+    """A future of (compiled step, seconds), compiled on another thread from the arguments' shapes and
+    shardings. XLA compiles without holding the GIL, so the ~15 s a GPU spends compiling (and autotuning)
+    a train step overlap the weights' init, the other compiles and the step-0 eval."""
+    def compile_step():
+        t0 = time.perf_counter()
+        compiled = jitted.lower(*abstract_args).compile()
+        return compiled, time.perf_counter() - t0
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='compile')
+    future = pool.submit(compile_step)
+    pool.shutdown(wait=False)  # the thread ends with its compile
+    return future
+
+
 class StopSignal:
     """Ctrl-C / SIGTERM set a flag; the loop saves a checkpoint at the next step boundary and exits."""
 
@@ -146,10 +162,19 @@ def main(argv):
     model_cfg = model_config(config, meta, dtype, attention, pretrained_shape)
     tx = make_optimizer(config)
     graphdef, abstract_params = sharding.model_layout(model_cfg, mesh)
-    if config.init_from != 'resume':
-        params = init_params(config, model_cfg, abstract_params, pretrained_params)
     # eval_only needs no optimizer state (for gpt2-xl that is 12 GB of Adam moments)
     abstract_opt_state = None if config.eval_only else sharding.opt_state_layout(tx, abstract_params, mesh)
+
+    # ----- compiled steps: the train step compiles in the background from the shapes alone -----
+    train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
+    step_batch = sharding.batch_sharding(mesh)
+    if not config.eval_only:
+        batch = jax.ShapeDtypeStruct((config.gradient_accumulation_steps, config.batch_size, model_cfg.block_size),
+                                     jnp.int32, sharding=step_batch)
+        compiling = compile_in_background(train_step, abstract_params, abstract_opt_state, batch, batch,
+                                          jax.random.key(0))
+    if config.init_from != 'resume':
+        params = init_params(config, model_cfg, abstract_params, pretrained_params)
     iter_num, best_val_loss = 0, float('inf')
     if config.init_from == 'resume':
         params, opt_state, info = checkpoint.restore(os.path.join(config.out_dir, 'ckpt', 'latest'),
@@ -175,9 +200,7 @@ def main(argv):
         device_kind=jax.devices()[0].device_kind, processes=jax.process_count(), mesh=dict(mesh.shape),
         dataset=config.dataset, dataset_meta=meta, model=model_cfg.__dict__))
 
-    # ----- compiled steps -----
-    train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
-    step_batch = sharding.batch_sharding(mesh)
+    # ----- batches -----
     make_source = lambda tokens, split, micro, seed: data.WindowBatches(
         tokens, micro_steps=micro, batch_size=config.batch_size, block_size=model_cfg.block_size, seed=seed, split=split,
         rows=sharding.process_rows(mesh, config.batch_size))  # only the rows this process's devices hold
@@ -232,8 +255,8 @@ def main(argv):
         x_ABT, y_ABT = data.to_global(next(train_batches), step_batch)
         if iter_num == start_iter:
             t0 = time.perf_counter()
-            train_step = train_step.lower(params, opt_state, x_ABT, y_ABT, jax.random.key(0)).compile()
-            log(f'compiled the train step in {time.perf_counter() - t0:.1f}s')
+            train_step, compile_s = compiling.result()
+            log(f'compiled the train step in {compile_s:.1f}s, in the background (waited {time.perf_counter() - t0:.1f}s)')
             log(profiling.compiled_summary(train_step, flops_token * tokens_per_iter / jax.device_count()))
             if config.dump_hlo and is_main:
                 log(f'wrote the optimised HLO to {profiling.dump_hlo(train_step, config.out_dir)}')
