@@ -221,8 +221,8 @@ def bench_decode(args):
     prefill_c, prefill_s = timed_compile(prefill, graphdef, params, window, P, prefill_len=prefill_bucket(P, S),
                                          cache_len=cache_len)
     cache, logits_BV = prefill_c(params, window, P)
-    decode_c, decode_s = timed_compile(decode, graphdef, params, window, cache, logits_BV, P, P + N,
-                                       jax.random.key(0), **sample)
+    decode_c, decode_s = timed_compile(decode, graphdef, params, window, cache, logits_BV, P,
+                                       jax.random.key(0), steps=N, **sample)
     compile_s = prefill_s + decode_s
     print(f'compiled prefill in {prefill_s:.1f}s and the decode loop in {decode_s:.1f}s')
     print('decode loop: ' + profiling.compiled_summary(decode_c))
@@ -236,7 +236,7 @@ def bench_decode(args):
         t0 = time.perf_counter()
         cache, logits_BV = jax.block_until_ready(prefill_c(params, window, P))
         t1 = time.perf_counter()
-        out = jax.block_until_ready(decode_c(params, window, cache, logits_BV, P, P + N, key))
+        out = jax.block_until_ready(decode_c(params, window, cache, logits_BV, P, key))
         t2 = time.perf_counter()
         assert out.shape == (B, S)
         return t1 - t0, t2 - t1
