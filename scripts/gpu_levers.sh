@@ -25,8 +25,10 @@ step decode_b64_200 90 $B decode "${DECODE_B64[@]}"
 step decode_b1_500_greedy 90 $B decode "${DECODE_B1[@]}" --temperature=0
 step decode_b64_200_topk0 90 $B decode "${DECODE_B64[@]}" --top_k=0
 if [ -n "${BASELINE:-}" ]; then
-  step baseline_decode_b1_500 90 env PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B1[@]}"
-  step baseline_decode_b64_200 90 env PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B64[@]}"
+  # from its own folder: `python -m` puts the current folder first on sys.path (before this fix, these rows
+  # ran the working tree's package)
+  step baseline_decode_b1_500 90 env -C "$BASELINE" PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B1[@]}"
+  step baseline_decode_b64_200 90 env -C "$BASELINE" PYTHONPATH="$BASELINE:$PYTHONPATH" $B decode "${DECODE_B64[@]}"
 fi
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step decode_b1_500_no_command_buffers 90 $B decode "${DECODE_B1[@]}"
 step decode_b1_100_profile 90 $B decode "${DECODE_B1[@]}" --new_tokens=100 --steps=2 --profile_steps=1 --out_dir="$TMP/prof-decode"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Issue 3, third round, second call (~7 min): cuDNN attention-weight dropout (checked against a reference),
+# decoding against older packages (DECODE_PKGS), then shakespeare_char's wall time: this tree, the previous commit (BASELINE) and nanoGPT, one after another
+# on the same card, each stopped after its step-STOP eval.
+#
+#   BASELINE=.whl/baseline DECODE_PKGS='.whl/pkg_b3e64fe .whl/pkg_fd59632' OUT=out-r3w scripts/gpu_round3_wall.sh   # carry .whl/ (see gpu_bench.sh, gpu_levers.sh)
+source "$(dirname "$0")/bench_lib.sh"
+TEXT=${TINYSHAKESPEARE:-.whl/tinyshakespeare.txt}
+NANOGPT=${NANOGPT:-.whl/nanogpt}
+STOP=${STOP:-2000}
+setup_env
+# cuDNN attention-weight dropout: the first try (model.cudnn_dropout_attention in the train step) aborted in
+# cuda_dnn.cc ("Check failed: local_device_ordinal.has_value()"); is it the CUDA graphs?
+if want check; then
+  for flags in "" --xla_gpu_enable_command_buffer=; do
+    say "### cudnn_dropout_check XLA_FLAGS=$flags"
+    XLA_FLAGS=$flags timeout 120 python3 scripts/round3_probe.py cudnn_dropout_check > "$TMP/check" 2>&1
+    say "rc=$? $(grep -E 'Check failed|^\{' "$TMP/check" | head -n 2)"
+  done
+fi
+DECODE_B1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)
+DECODE_B64=(--model=gpt2 --batch_size=64 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1)
+step decode_b1_500 90 $B decode "${DECODE_B1[@]}"
+step decode_b64_200 90 $B decode "${DECODE_B64[@]}"
+# the decode loop with a static trip count (b3e64fe) against the while loop (fd59632), same cache, same top-k
+for pkg in ${DECODE_PKGS:-}; do
+  step "decode_b1_500 $pkg" 90 env -C "$pkg" PYTHONPATH="$pkg:$PYTHONPATH" $B decode "${DECODE_B1[@]}"
+  step "decode_b64_200 $pkg" 90 env -C "$pkg" PYTHONPATH="$pkg:$PYTHONPATH" $B decode "${DECODE_B64[@]}"
+done
+
+python3 data/shakespeare_char/prepare.py --input="$TEXT" 2>&1 | tail -n 2 | tee -a "$LOG"
+WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --config.data_dir=$PWD/data
+      --config.progress=False "${SMOKE_TRAIN[@]}")
+want wall_nanogpt_jax && stamped "$OUT/wall_nanogpt_jax.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-sc"
+# another package runs from its own folder: `python -m` puts the current folder first on sys.path
+if want wall_baseline && [ -n "${BASELINE:-}" ]; then
+  stamped "$OUT/wall_baseline.log" "^step $STOP:" env -C "$BASELINE" PYTHONPATH="$BASELINE:$PYTHONPATH" "${WALL[@]}" \
+    --config.out_dir="$TMP/out-sc-b"
+fi
+if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
+  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
+  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
+  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
+   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
+fi
+want wall_again && stamped "$OUT/wall_nanogpt_jax_again.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-sc2"
+ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'start|parameters|step [0-9]+:|compil' "$OUT"/wall_*.log | tee -a "$LOG"
+summarize
+say "### done in ${SECONDS}s"
+rm -rf "$TMP"
