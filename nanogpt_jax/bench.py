@@ -27,7 +27,7 @@ from nanogpt_jax.generate import cast_params, decode, prefill, prefill_bucket
 from nanogpt_jax.model import count_params
 from nanogpt_jax.optim import make_optimizer
 from nanogpt_jax.tokenizer import load_meta
-from nanogpt_jax.train import git_commit, init_params, make_train_step, model_config
+from nanogpt_jax.train import git_commit, init_params, keep_cudnn_out_of_cuda_graphs, make_train_step, model_config
 
 # (n_layer, n_head, n_embd); 'baby' is nanoGPT's shakespeare_char model
 MODELS = {'gpt2': (12, 12, 768), 'gpt2-medium': (24, 16, 1024), 'gpt2-large': (36, 20, 1280),
@@ -129,6 +129,7 @@ def peak_memory(compiled_list):
 
 def bench_train(args):
     config = make_config(args)
+    keep_cudnn_out_of_cuda_graphs(config)  # as train.py: with dropout, before the backend starts
     mesh, meta, model_cfg, graphdef, abstract_params, params = setup(args, config)
     sharding.check_batch(config.batch_size, mesh, config.gradient_accumulation_steps)
     tx = make_optimizer(config)

@@ -114,8 +114,8 @@ def resolve_system(config):
     platform = jax.devices()[0].platform
     dtype = config.dtype if config.dtype != 'auto' else ('float32' if platform == 'cpu' else 'bfloat16')
     head_dim = config.n_embd // config.n_head
-    # with dropout > 0 training attends explicitly (cuDNN attention here has no dropout on the attention
-    # weights); evals and sampling, which have no dropout, still use cuDNN
+    # cuDNN also applies the attention-weight dropout in training (model.cudnn_dropout_attention);
+    # with 'xla', dropout > 0 makes training attend explicitly, the (T, T) weights materialised
     cudnn_ok = platform == 'gpu' and dtype in ('bfloat16', 'float16') and head_dim <= 128 and head_dim % 8 == 0
     attention = config.attention if config.attention != 'auto' else ('cudnn' if cudnn_ok else 'xla')
     return dtype, attention

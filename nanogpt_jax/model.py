@@ -73,9 +73,9 @@ class LayerNorm(nnx.Module):
 
 
 class CausalSelfAttention(nnx.Module):
-    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs, layer: int = 0):
         d, proj_std = cfg.n_embd, 0.02 / math.sqrt(2 * cfg.n_layer)
-        self.n_head, self.attention = cfg.n_head, cfg.attention
+        self.n_head, self.attention, self.layer = cfg.n_head, cfg.attention, layer
         self.c_attn = Linear(d, (3, d), ('embed', None, 'heads'), bias=cfg.bias, std=0.02, rngs=rngs)
         self.c_proj = Linear(d, (d,), ('heads', 'embed'), bias=cfg.bias, std=proj_std, rngs=rngs)
         self.attn_dropout = nnx.Dropout(cfg.dropout)
@@ -93,8 +93,10 @@ class CausalSelfAttention(nnx.Module):
             visible_TS = jnp.arange(k_BNSH.shape[2])[None, :] <= pos + jnp.arange(T)[:, None]
             probs_BNTS = attention_weights(q_BTNH, k_BNSH, visible_TS)
             y_BTNH = jnp.einsum('bnts,bnsh->btnh', probs_BNTS.astype(v_BNSH.dtype), v_BNSH)
+        elif rngs is not None and self.attn_dropout.rate > 0 and self.attention == 'cudnn':
+            y_BTNH = cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, self.attn_dropout.rate, seed=self.layer)
         elif rngs is not None and self.attn_dropout.rate > 0:  # nanoGPT's dropout on the attention weights
-            # (jax.nn.dot_product_attention has none): explicit attention, the (T, T) weights materialised
+            # without cuDNN: explicit attention, the (T, T) weights materialised
             k_BNTH, v_BNTH = k_BTNH.transpose(0, 2, 1, 3), v_BTNH.transpose(0, 2, 1, 3)
             probs_BNTT = self.attn_dropout(attention_weights(q_BTNH, k_BNTH, jnp.tril(jnp.ones((T, T), bool))),
                                            rngs=rngs)
@@ -115,6 +117,18 @@ def attention_weights(q_BTNH, k_BNSH, visible_TS):
     return jax.nn.softmax(scores_BNTS, axis=-1)
 
 
+def cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, rate: float, seed: int):
+    """Causal flash attention with dropout on the weights, in cuDNN: jax.nn.dot_product_attention has no
+    dropout argument, but the cuDNN call under it (a private jax module) does. cuDNN draws the mask from
+    the static seed and a counter that XLA advances at every call: on an H100 each call and each step of
+    a scan got a new mask, the backward the forward's mask, and each layer (seed) its own
+    (scripts/round3_probe.py cudnn_dropout_check). Inside a CUDA graph XLA aborts on this call, so
+    train.py keeps cuDNN out of the graphs when dropout is on (train.keep_cudnn_out_of_cuda_graphs)."""
+    from jax._src.cudnn.fused_attention_stablehlo import MaskType, dot_product_attention
+    return dot_product_attention(q_BTNH, k_BTNH, v_BTNH, scale=1 / math.sqrt(q_BTNH.shape[-1]),
+                                 mask_type=MaskType.CAUSAL, dropout_rate=rate, seed=seed)
+
+
 class MLP(nnx.Module):
     def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
         d, proj_std = cfg.n_embd, 0.02 / math.sqrt(2 * cfg.n_layer)
@@ -128,9 +142,9 @@ class MLP(nnx.Module):
 
 
 class Block(nnx.Module):
-    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: GPTConfig, rngs: nnx.Rngs, layer: int = 0):
         self.ln_1 = LayerNorm(cfg.n_embd, bias=cfg.bias)
-        self.attn = CausalSelfAttention(cfg, rngs)
+        self.attn = CausalSelfAttention(cfg, rngs, layer)
         self.ln_2 = LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg, rngs)
 
@@ -146,7 +160,7 @@ class GPT(nnx.Module):
         self.wte = normal_param(rngs, (cfg.vocab_size, cfg.n_embd), 0.02, ('vocab', 'embed'))
         self.wpe = normal_param(rngs, (cfg.block_size, cfg.n_embd), 0.02, (None, 'embed'))
         self.drop = nnx.Dropout(cfg.dropout)
-        self.h = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layer)])
+        self.h = nnx.List([Block(cfg, rngs, layer=i) for i in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.n_embd, bias=cfg.bias)
 
     def hidden(self, idx_BT, rngs=None, cache=None, pos=0):

@@ -113,6 +113,15 @@ def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
     return jax.jit(train_step, donate_argnums=(0, 1)), jax.jit(eval_step)
 
 
+def keep_cudnn_out_of_cuda_graphs(config) -> None:
+    """cuDNN attention with dropout (model.cudnn_dropout_attention) aborts XLA inside a CUDA graph (jax 0.11.2:
+    "Check failed: local_device_ordinal.has_value()"), so with dropout on a GPU the cuDNN calls run outside
+    the graphs. An XLA flag, read when the backend starts: call this before any jax computation."""
+    flags = os.environ.get('XLA_FLAGS', '')
+    if config.dropout > 0 and config.attention in ('auto', 'cudnn') and 'xla_gpu_enable_command_buffer' not in flags:
+        os.environ['XLA_FLAGS'] = f'{flags} --xla_gpu_enable_command_buffer=-CUDNN'.strip()
+
+
 def compile_in_background(jitted, *abstract_args):
     """A future of (compiled step, seconds), compiled on another thread from the arguments' shapes and
     shardings. XLA compiles without holding the GIL, so the ~15 s a GPU spends compiling (and autotuning)
@@ -147,6 +156,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
     config = _CONFIG.value
     config_lib.check_config(config)
+    keep_cudnn_out_of_cuda_graphs(config)
     distributed.initialize(config)
     is_main = jax.process_index() == 0
     log = tqdm.write if is_main else (lambda *a, **k: None)

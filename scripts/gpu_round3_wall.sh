@@ -12,12 +12,16 @@ setup_env
 # cuDNN attention-weight dropout: the first try (model.cudnn_dropout_attention in the train step) aborted in
 # cuda_dnn.cc ("Check failed: local_device_ordinal.has_value()"); is it the CUDA graphs?
 if want check; then
-  for flags in "" --xla_gpu_enable_command_buffer=; do
+  for flags in "" --xla_gpu_enable_command_buffer= --xla_gpu_enable_command_buffer=-CUDNN; do
     say "### cudnn_dropout_check XLA_FLAGS=$flags"
     XLA_FLAGS=$flags timeout 120 python3 scripts/round3_probe.py cudnn_dropout_check > "$TMP/check" 2>&1
     say "rc=$? $(grep -E 'Check failed|^\{' "$TMP/check" | head -n 2)"
   done
 fi
+# the baby GPT's step with cuDNN's attention-weight dropout (train.compiler_options keeps cuDNN out of CUDA graphs)
+BABY=(--model=baby --block_size=256 --batch_size=64 --vocab_size=65 --steps=50 --warmup=5)
+step baby_dropout0.2 60 $B train "${BABY[@]}" --dropout=0.2
+step baby_dropout0.2_xla 60 $B train "${BABY[@]}" --dropout=0.2 --attention=xla
 DECODE_B1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)
 DECODE_B64=(--model=gpt2 --batch_size=64 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1)
 step decode_b1_500 90 $B decode "${DECODE_B1[@]}"

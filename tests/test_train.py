@@ -121,3 +121,24 @@ def test_bad_input_gets_a_clear_error(data_root, tmp_path, kw, message):
     proc = train(data_root, tmp_path, check=False, env=env, **kw)
     assert proc.returncode != 0
     assert message in proc.stderr + proc.stdout, proc.stderr[-2000:]
+
+
+def test_cudnn_leaves_cuda_graphs_only_when_training_with_dropout(monkeypatch):
+    """cuDNN attention with dropout aborts XLA inside a CUDA graph: the flag that keeps it out is added for
+    dropout with cuDNN possible, never over a user's own choice, and not otherwise."""
+    from nanogpt_jax import config as config_lib
+    from nanogpt_jax.train import keep_cudnn_out_of_cuda_graphs
+
+    def flags_after(xla_flags, **overrides):
+        monkeypatch.setenv('XLA_FLAGS', xla_flags)
+        c = config_lib.default_config()
+        c.update(overrides)
+        keep_cudnn_out_of_cuda_graphs(c)
+        return os.environ['XLA_FLAGS']
+
+    assert flags_after('', dropout=0.2) == '--xla_gpu_enable_command_buffer=-CUDNN'
+    assert flags_after('--xla_dump_to=x', dropout=0.2, attention='cudnn') == \
+        '--xla_dump_to=x --xla_gpu_enable_command_buffer=-CUDNN'
+    assert flags_after('--xla_gpu_enable_command_buffer=', dropout=0.2) == '--xla_gpu_enable_command_buffer='
+    assert flags_after('', dropout=0.0) == ''
+    assert flags_after('', dropout=0.2, attention='xla') == ''
