@@ -122,7 +122,8 @@ def cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, rate: float, seed: int):
     dropout argument, but the cuDNN call under it (a private jax module) does. cuDNN draws the mask from
     the static seed and a counter that XLA advances at every call: on an H100 each call and each step of
     a scan got a new mask, the backward the forward's mask, and each layer (seed) its own
-    (scripts/round3_probe.py cudnn_dropout_check). Inside a CUDA graph XLA aborts on this call, so
+    (scripts/round3_probe.py cudnn_dropout_check). The masks do not follow config.seed: the counter
+    starts at 0 in every process. Inside a CUDA graph XLA aborts on this call, so
     train.py keeps cuDNN out of the graphs when dropout is on (train.keep_cudnn_out_of_cuda_graphs)."""
     from jax._src.cudnn.fused_attention_stablehlo import MaskType, dot_product_attention
     return dot_product_attention(q_BTNH, k_BTNH, v_BTNH, scale=1 / math.sqrt(q_BTNH.shape[-1]),

@@ -4,7 +4,8 @@
 
 The whole method, top to bottom: config -> mesh -> data -> a jitted train step (gradient accumulation
 inside, state donated), compiled on another thread from the shapes while the model and optimizer are
-created (already sharded) -> the loop (eval, checkpoints, logs) -> an optional sample. The same file runs on a CPU, a GPU node or a TPU pod.
+created (already sharded) -> the loop (eval, checkpoints, logs) -> an optional sample. The same file
+runs on a CPU, a GPU node or a TPU pod.
 """
 import concurrent.futures
 import os
