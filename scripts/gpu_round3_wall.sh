@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Issue 3, third round, second call (~7 min): cuDNN attention-weight dropout (checked against a reference),
-# decoding against older packages (DECODE_PKGS), then shakespeare_char's wall time: this tree, the previous commit (BASELINE) and nanoGPT, one after another
-# on the same card, each stopped after its step-STOP eval.
+# Issue 3, third round (~7 min a call): cuDNN attention-weight dropout (checked against a reference), the baby
+# GPT's step, decoding against older packages (DECODE_PKGS), then shakespeare_char's wall time: this tree, the
+# previous commit (BASELINE) and nanoGPT, one after another on the same card, each stopped after its step-STOP eval.
 #
-#   BASELINE=.whl/baseline DECODE_PKGS='.whl/pkg_b3e64fe .whl/pkg_fd59632' OUT=out-r3w scripts/gpu_round3_wall.sh   # carry .whl/ (see gpu_bench.sh, gpu_levers.sh)
+#   BASELINE=.whl/baseline DECODE_PKGS='.whl/pkg_b3e64fe .whl/pkg_fd59632' OUT=out-r3w scripts/gpu_round3_wall.sh
+# Carry .whl/ (see gpu_bench.sh, gpu_levers.sh); ONLY='check|baby|decode|wall_...' picks steps.
 source "$(dirname "$0")/bench_lib.sh"
 TEXT=${TINYSHAKESPEARE:-.whl/tinyshakespeare.txt}
 NANOGPT=${NANOGPT:-.whl/nanogpt}
 STOP=${STOP:-2000}
 setup_env
-# cuDNN attention-weight dropout: the first try (model.cudnn_dropout_attention in the train step) aborted in
-# cuda_dnn.cc ("Check failed: local_device_ordinal.has_value()"); is it the CUDA graphs?
+# model.cudnn_dropout_attention's masks; with CUDA graphs on (no flag) XLA aborts in cuda_dnn.cc
+# ("Check failed: local_device_ordinal.has_value()"), without them or without cuDNN in them it runs
 if want check; then
   for flags in "" --xla_gpu_enable_command_buffer= --xla_gpu_enable_command_buffer=-CUDNN; do
     say "### cudnn_dropout_check XLA_FLAGS=$flags"
@@ -18,7 +19,7 @@ if want check; then
     say "rc=$? $(grep -E 'Check failed|^\{' "$TMP/check" | head -n 2)"
   done
 fi
-# the baby GPT's step with cuDNN's attention-weight dropout (train.compiler_options keeps cuDNN out of CUDA graphs)
+# the baby GPT's step with cuDNN's attention-weight dropout (train.keep_cudnn_out_of_cuda_graphs keeps cuDNN out of CUDA graphs)
 BABY=(--model=baby --block_size=256 --batch_size=64 --vocab_size=65 --steps=50 --warmup=5)
 step baby_dropout0.2 60 $B train "${BABY[@]}" --dropout=0.2
 step baby_dropout0.2_xla 60 $B train "${BABY[@]}" --dropout=0.2 --attention=xla

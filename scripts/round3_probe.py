@@ -1,7 +1,7 @@
 """Third-round probes for issue 3 (one GPU), each small enough to share one device call:
 
     python scripts/round3_probe.py cudnn_dropout   # does cuDNN's fused attention draw a new dropout mask per call?
-    python scripts/round3_probe.py cudnn_dropout_check   # cudnn_dropout_attention's masks, against a reference
+    python scripts/round3_probe.py cudnn_dropout_check   # model.cudnn_dropout_attention's masks, against a reference
     python scripts/round3_probe.py eval_groups     # a shakespeare_char eval: n batches per forward instead of 1
     python scripts/round3_probe.py startup         # where the seconds before the first step go: imports, jax init
     python scripts/round3_probe.py topk VARIANT BENCH_ARGS...   # bench decode with another top-k cut
@@ -65,16 +65,8 @@ def cudnn_dropout():
     print(json.dumps(out))
 
 
-def cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, rate: float, seed: int):
-    """Causal flash attention with dropout on the weights, in cuDNN: jax.nn.dot_product_attention has no
-    dropout argument, but the cuDNN call under it (a private jax module) does, with a static seed."""
-    from jax._src.cudnn.fused_attention_stablehlo import MaskType, dot_product_attention
-    return dot_product_attention(q_BTNH, k_BTNH, v_BTNH, scale=1 / math.sqrt(q_BTNH.shape[-1]),
-                                 mask_type=MaskType.CAUSAL, dropout_rate=rate, seed=seed)
-
-
 def cudnn_dropout_check():
-    """cudnn_dropout_attention against explicit attention with the mask it drew. With v one-hot over
+    """model.cudnn_dropout_attention against explicit attention with the mask it drew. With v one-hot over
     positions (v[s] = e_s), the output row t is the dropped-out weights row t itself, so the forward
     reveals the mask: mask[t, s] = out[t, s] * (1 - p) / softmax[t, s]. The gradients of the same call are
     then checked against autodiff through explicit attention with that mask: a backward that drew another
@@ -82,6 +74,7 @@ def cudnn_dropout_check():
     and across layers (seeds)."""
     import jax
     import jax.numpy as jnp
+    from nanogpt_jax.model import cudnn_dropout_attention
     B, T, N, H, p = 2, 128, 2, 128, 0.2
     q, k = (0.5 * jax.random.normal(jax.random.key(i), (B, T, N, H), jnp.float32) for i in (1, 2))
     v = jnp.broadcast_to(jnp.eye(T, H)[None, :, None, :], (B, T, N, H))
