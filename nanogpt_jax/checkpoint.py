@@ -1,8 +1,11 @@
-"""Orbax checkpoints in out_dir: `latest` (for resuming) and `best` (lowest val loss, for sampling).
+"""Orbax checkpoints in out_dir: `best` (lowest val loss, for sampling) and `latest` (the state at a
+later step: when always_save_checkpoint, after an eval that did not improve; and at the end or on a stop).
 
-Each is a CheckpointManager keeping one step, written asynchronously by every process. A step holds
-the params, the optimizer state, and a JSON record of step, best val loss, data position and the
-model's shape, so a checkpoint directory alone is enough to resume or sample.
+An eval that improves writes `best` only: it is also the newest state, and a second copy would cost
+the run another save. So "the newest checkpoint" (for resuming, and `--which=latest`) is whichever of
+the two holds the higher step. Each is a CheckpointManager keeping one step, written asynchronously by
+every process. A step holds the params, the optimizer state, and a JSON record of step, best val loss,
+data position and the model's shape, so a checkpoint directory alone is enough to resume or sample.
 """
 import json
 import os
@@ -35,6 +38,12 @@ class Checkpoints:
             params=ocp.args.StandardSave(params), opt_state=ocp.args.StandardSave(opt_state),
             info=ocp.args.JsonSave(info)), force=True)
 
+    def newest_step(self) -> int:
+        """The highest step saved (or being saved) in best/ and latest/; -1 when none."""
+        steps = [self.managers[kind].latest_step() if kind in self.managers else
+                 latest_step(os.path.join(self.root, kind)) for kind in ('best', 'latest')]
+        return max((s for s in steps if s is not None), default=-1)
+
     def wait(self) -> None:
         for m in self.managers.values():
             m.wait_until_finished()
@@ -51,14 +60,15 @@ def latest_step(directory: str):
 
 
 def find(out_dir: str, which: str = 'best') -> str:
-    """Directory of a kind of checkpoint; 'best' falls back to 'latest' (eval never improved)."""
-    kinds = [which] + (['latest'] if which == 'best' else [])
-    for kind in kinds:
-        directory = os.path.join(out_dir, 'ckpt', kind)
-        if latest_step(directory) is not None:
-            return directory
-    raise FileNotFoundError(f'No {" or ".join(kinds)} checkpoint in {out_dir}/ckpt. Train first with '
-                            f'--config.out_dir={out_dir}, or point --out_dir at a directory that holds one.')
+    """Directory of the 'best' checkpoint (else the newest: no eval improved) or of the newest ('latest':
+    whichever of best/ and latest/ holds the higher step)."""
+    steps = {kind: latest_step(os.path.join(out_dir, 'ckpt', kind)) for kind in ('best', 'latest')}
+    saved = [kind for kind in steps if steps[kind] is not None]
+    if not saved:
+        raise FileNotFoundError(f'No checkpoint in {out_dir}/ckpt. Train first with --config.out_dir={out_dir}, '
+                                f'or point --out_dir at a directory that holds one.')
+    kind = 'best' if which == 'best' and 'best' in saved else max(saved, key=steps.get)
+    return os.path.join(out_dir, 'ckpt', kind)
 
 
 def restore(directory: str, abstract_params, abstract_opt_state=None):

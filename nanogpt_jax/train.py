@@ -46,10 +46,11 @@ def model_config(config, meta, dtype, attention, pretrained_shape=None):
     shape = dict(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd, block_size=config.block_size,
                  bias=config.bias, vocab_size=config.vocab_size or padded_vocab(meta['vocab_size'] if meta else 50257))
     if config.init_from == 'resume':
-        directory = os.path.join(config.out_dir, 'ckpt', 'latest')
-        if checkpoint.latest_step(directory) is None:
-            raise FileNotFoundError(f'init_from=resume, but {directory} holds no checkpoint. Train first with '
-                                    f'init_from=scratch, or set out_dir to the run you want to resume.')
+        try:
+            directory = checkpoint.find(config.out_dir, 'latest')
+        except FileNotFoundError:
+            raise FileNotFoundError(f'init_from=resume, but {config.out_dir}/ckpt holds no checkpoint. Train first '
+                                    f'with init_from=scratch, or set out_dir to the run you want to resume.') from None
         shape = checkpoint.read_info(directory)['model']
     elif pretrained_shape is not None:
         shape = pretrained_shape  # only dropout (and a shorter block_size) may differ from GPT-2's
@@ -188,10 +189,10 @@ def main(argv):
         params = init_params(config, model_cfg, abstract_params, pretrained_params)
     iter_num, best_val_loss = 0, float('inf')
     if config.init_from == 'resume':
-        params, opt_state, info = checkpoint.restore(os.path.join(config.out_dir, 'ckpt', 'latest'),
-                                                     abstract_params, abstract_opt_state)
+        directory = checkpoint.find(config.out_dir, 'latest')
+        params, opt_state, info = checkpoint.restore(directory, abstract_params, abstract_opt_state)
         iter_num, best_val_loss = info['step'], info['best_val_loss']
-        log(f'resuming from {config.out_dir}/ckpt/latest at step {iter_num} (best val loss {best_val_loss:.4f})')
+        log(f'resuming from {directory} at step {iter_num} (best val loss {best_val_loss:.4f})')
     elif not config.eval_only:
         opt_state = jax.jit(tx.init, out_shardings=sharding.shardings_of(abstract_opt_state))(params)
 
@@ -253,11 +254,11 @@ def main(argv):
             log(f'step {iter_num}: train loss {losses["train"]:.4f}, val loss {losses["val"]:.4f}')
             writer.write(dict(step=iter_num, train_loss=losses['train'], val_loss=losses['val'],
                               lr=float(schedule(iter_num))))
-            if losses['val'] < best_val_loss:
-                best_val_loss = losses['val']
-                if iter_num > 0:
-                    save('best')
-            if iter_num > 0 and (config.always_save_checkpoint or best_val_loss == losses['val']):
+            improved = losses['val'] < best_val_loss
+            best_val_loss = min(best_val_loss, losses['val'])
+            if iter_num > 0 and improved:  # one save: `best` is then also the newest state (see checkpoint.py)
+                save('best')
+            elif iter_num > 0 and config.always_save_checkpoint:
                 save('latest')
         if iter_num >= config.max_iters or stop.received:
             break
@@ -293,7 +294,7 @@ def main(argv):
     if pending is not None:
         log_step(pending, config, writer, schedule, log, flops_token, tokens_per_iter)
     bar.close()
-    if stop.received or (ckpts.manager('latest').latest_step() or -1) < iter_num:
+    if stop.received or ckpts.newest_step() < iter_num:
         save('latest')
     ckpts.wait()
     ckpts.close()

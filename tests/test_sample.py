@@ -51,10 +51,10 @@ def test_bad_sampling_input(run_dir, args, message):
 
 def test_missing_and_corrupt_checkpoints_get_clear_errors(run_dir, tmp_path):
     proc = run_module('sample', f'--out_dir={tmp_path}/nothing', check=False)
-    assert proc.returncode != 0 and 'No best or latest checkpoint' in proc.stderr
+    assert proc.returncode != 0 and 'No checkpoint in' in proc.stderr
     broken = tmp_path / 'broken'
     shutil.copytree(run_dir, broken)
-    shutil.rmtree(broken / 'ckpt' / 'latest')
+    shutil.rmtree(broken / 'ckpt' / 'latest', ignore_errors=True)
     step_dir = next((broken / 'ckpt' / 'best').iterdir())
     for f in (step_dir / 'params').rglob('*'):
         if f.is_file() and f.stat().st_size > 1000:

@@ -21,7 +21,8 @@ def test_run_writes_metrics_checkpoints_and_run_record(data_root, tmp_path):
     assert [r['step'] for r in steps] == list(range(20))
     assert all({'train_loss', 'lr', 'tokens_per_sec', 'mfu'} <= r.keys() for r in steps)
     assert evals[-1]['val_loss'] < evals[0]['val_loss'] - 0.3
-    assert sorted(os.listdir(tmp_path / 'ckpt')) == ['best', 'latest']
+    # each improving eval saved `best` only, and the end saw the newest state already saved
+    assert sorted(os.listdir(tmp_path / 'ckpt')) == ['best'] and os.listdir(tmp_path / 'ckpt' / 'best') == ['20']
     run = json.loads((tmp_path / 'run.json').read_text())
     assert run['dataset_meta']['tokenizer'] == 'char' and run['model']['n_layer'] == 2
     assert json.loads((tmp_path / 'config.json').read_text())['n_embd'] == 32
