@@ -146,7 +146,7 @@ def bench_train(args):
         next_batch = lambda: data.to_global(next(batches), step_batch)
     else:  # one random batch, made once on the device: the step alone, no input pipeline
         rng = np.random.default_rng(config.seed)
-        local = rng.integers(0, model_cfg.vocab_size, (2, A, B, T), dtype=np.int32)
+        local = rng.integers(0, model_cfg.data_vocab_size or model_cfg.vocab_size, (2, A, B, T), dtype=np.int32)
         fixed = data.to_global((local[0], local[1]), step_batch)
         next_batch = lambda: fixed
 

@@ -21,6 +21,7 @@ RESIDUAL = ('batch', None, None)  # logical axes of the residual stream (B, T, D
 class GPTConfig:
     block_size: int = 1024
     vocab_size: int = 50304  # padded to a multiple of 64 (see padded_vocab)
+    data_vocab_size: int = 0  # token ids the data can hold, when fewer than vocab_size: the loss masks the rest
     n_layer: int = 12
     n_head: int = 12
     n_embd: int = 768
@@ -189,12 +190,13 @@ class GPT(nnx.Module):
     def loss(self, idx_BT, targets_BT, rngs=None, chunk: int = 0):
         """Mean next-token cross-entropy. chunk > 0: computed `chunk` tokens at a time (see chunked_cross_entropy)."""
         if chunk:
-            return chunked_cross_entropy(self.hidden(idx_BT, rngs)[0], self.wte[...], targets_BT, chunk)
+            return chunked_cross_entropy(self.hidden(idx_BT, rngs)[0], self.wte[...], targets_BT, chunk,
+                                         self.cfg.data_vocab_size)
         # logsumexp - target logit, from logits in the compute dtype: XLA upcasts inside the reductions, so
         # no (B, T, V) float32 array (logits or log-probs) is ever written to memory
         x_BTD = self.hidden(idx_BT, rngs)[0]
         logits_BTV = self.logits(x_BTD, dtype=x_BTD.dtype)
-        lse_BT = jax.nn.logsumexp(logits_BTV.astype(jnp.float32), axis=-1)
+        lse_BT = jax.nn.logsumexp(mask_padding(logits_BTV.astype(jnp.float32), self.cfg.data_vocab_size), axis=-1)
         target_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0].astype(jnp.float32)
         return (lse_BT - target_BT).mean()
 
@@ -208,7 +210,16 @@ class GPT(nnx.Module):
         return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(c.n_layer)]
 
 
-def chunked_cross_entropy(x_BTD, wte_VD, targets_BT, chunk: int):
+def mask_padding(logits_BTV, data_vocab_size: int):
+    """-inf past the data's vocab: a vocab padded for fast matmuls (65 characters -> 128 rows) then gives
+    the same softmax as an unpadded one (nanoGPT's), and no probability to ids that cannot occur."""
+    V = logits_BTV.shape[-1]
+    if not 0 < data_vocab_size < V:
+        return logits_BTV
+    return jnp.where(jnp.arange(V) < data_vocab_size, logits_BTV, -jnp.inf)
+
+
+def chunked_cross_entropy(x_BTD, wte_VD, targets_BT, chunk: int, data_vocab_size: int = 0):
     """The tied head's mean cross-entropy without the (B*T, V) float32 logits ever existing at once:
     a lax.map over chunks of `chunk` tokens, each rematerialised in the backward pass (jax.checkpoint),
     so only one chunk's logits are live. The fp32 weight is cast inside each chunk so its gradient
@@ -224,7 +235,7 @@ def chunked_cross_entropy(x_BTD, wte_VD, targets_BT, chunk: int):
     def chunk_nll(x_CD, t_C):
         logits_CV = jnp.einsum('cd,vd->cv', x_CD, wte_VD.astype(x_CD.dtype)).astype(jnp.float32)  # as logits()
         target_C = jnp.take_along_axis(logits_CV, t_C[:, None], axis=-1)[:, 0]
-        return jax.nn.logsumexp(logits_CV, axis=-1) - target_C
+        return jax.nn.logsumexp(mask_padding(logits_CV, data_vocab_size), axis=-1) - target_C
 
     nll_N = jax.lax.map(lambda xt: chunk_nll(*xt), (x_KCD, t_KC)).reshape(-1)[:N]
     return nll_N.mean()

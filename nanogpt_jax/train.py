@@ -54,13 +54,14 @@ def model_config(config, meta, dtype, attention, pretrained_shape=None):
         shape = checkpoint.read_info(directory)['model']
     elif pretrained_shape is not None:
         shape = pretrained_shape  # only dropout (and a shorter block_size) may differ from GPT-2's
-    shape = {k: v for k, v in shape.items() if k not in ('dropout', 'dtype', 'attention')}
+    shape = {k: v for k, v in shape.items() if k not in ('dropout', 'dtype', 'attention', 'data_vocab_size')}
     data_vocab = meta['vocab_size'] if meta else 50257
     if data_vocab > shape['vocab_size']:
         raise ValueError(f'The dataset {config.dataset!r} has {data_vocab} token ids, more than the model\'s '
                          f'{shape["vocab_size"]}: {config.init_from} expects another tokenizer. Prepare the data '
                          f'with it, or train from scratch.')
-    return GPTConfig(**shape, dropout=config.dropout, dtype=dtype, attention=attention)
+    return GPTConfig(**shape, data_vocab_size=data_vocab if data_vocab < shape['vocab_size'] else 0,
+                     dropout=config.dropout, dtype=dtype, attention=attention)
 
 
 def load_pretrained(config):

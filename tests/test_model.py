@@ -116,6 +116,20 @@ def test_bfloat16_compute_keeps_float32_weights():
     np.testing.assert_allclose(model.logits(x), full, atol=0.05)
 
 
+@pytest.mark.parametrize('chunk', [0, 7])
+def test_loss_ignores_the_padded_vocab_rows(chunk):
+    """A char model padded from 50 ids to 64 rows scores like an unpadded one: log-softmax over the first 50."""
+    cfg = GPTConfig(**{**CFG.__dict__, 'data_vocab_size': 50})
+    model = GPT(cfg, nnx.Rngs(0))
+    idx, targets = random_tokens((2, 12), seed=4) % 50, random_tokens((2, 12), seed=5) % 50
+    logits = np.asarray(model(idx), np.float64)[..., :50]
+    logz = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
+    expected = np.mean(logz - np.take_along_axis(logits, np.asarray(targets)[..., None], -1)[..., 0])
+    assert float(model.loss(idx, targets, chunk=chunk)) == pytest.approx(expected, rel=1e-5)
+    unmasked = GPT(CFG, nnx.Rngs(0)).loss(idx, targets, chunk=chunk)
+    assert float(unmasked) > expected + 1e-3  # the 14 padded rows took probability
+
+
 def loss_and_grads(dtype, chunk, seed=0):
     """Mean loss and its gradients on random tokens, plain (chunk 0) or chunked, for one small model."""
     cfg = GPTConfig(block_size=32, vocab_size=128, n_layer=2, n_head=4, n_embd=32, dtype=dtype)
