@@ -21,16 +21,33 @@ def cast_params(params, dtype):
     return jax.tree.map(lambda p: p.astype(dtype) if jnp.issubdtype(p.dtype, jnp.floating) else p, params)
 
 
+def bf16_keys(x_BV):
+    """The values rounded to bf16, as int32 keys in [0, 65535] that order as the values do."""
+    bits_BV = jax.lax.bitcast_convert_type(x_BV.astype(jnp.bfloat16), jnp.uint16).astype(jnp.int32)
+    return jnp.where(bits_BV >= 0x8000, 0xFFFF - bits_BV, bits_BV + 0x8000)  # negatives: flip; positives: lift
+
+
+def kth_largest_key(keys_BV, k: int):
+    """Each row's k-th largest 16-bit key, one bit at a time from the top: a bit stays set if k keys still
+    reach it. 16 counting passes over the row run faster on a GPU than one sort of it (docs/benchmarks.md)."""
+    kth_B = jnp.zeros(keys_BV.shape[:1], jnp.int32)
+    for bit in range(15, -1, -1):
+        candidate_B = kth_B + (1 << bit)
+        enough_B = jnp.sum(keys_BV >= candidate_B[:, None], axis=-1, dtype=jnp.int32) >= k
+        kth_B = jnp.where(enough_B, candidate_B, kth_B)
+    return kth_B
+
+
 def sample_token(logits_BV, key, temperature: float, top_k: int, top_p: float):
     """Next token per row: greedy at temperature 0, else from the tempered, top-k / top-p cut distribution."""
     if temperature == 0.0 or top_k == 1:
         return jnp.argmax(logits_BV, axis=-1).astype(jnp.int32)
     logits_BV = logits_BV / temperature
     if top_k:  # keep what reaches the k-th largest logit, compared rounded to bf16 (as nanoGPT's bf16 logits
-        # are; a tie at the k-th keeps all tied): sorting 16-bit keys beats lax.top_k's fp32 sort (docs/benchmarks.md)
-        rounded_BV = logits_BV.astype(jnp.bfloat16)
-        kth_B1 = jnp.sort(rounded_BV, axis=-1)[:, -min(top_k, logits_BV.shape[-1]), None]
-        logits_BV = jnp.where(rounded_BV < kth_B1, -jnp.inf, logits_BV)
+        # are; a tie at the k-th keeps all tied)
+        keys_BV = bf16_keys(logits_BV)
+        kth_B1 = kth_largest_key(keys_BV, min(top_k, logits_BV.shape[-1]))[:, None]
+        logits_BV = jnp.where(keys_BV < kth_B1, -jnp.inf, logits_BV)
     if top_p < 1.0:  # keep the smallest set of tokens whose probability reaches top_p
         sorted_BV = jnp.sort(logits_BV, axis=-1)[:, ::-1]
         cum_BV = jnp.cumsum(jax.nn.softmax(sorted_BV, axis=-1), axis=-1)

@@ -15,6 +15,9 @@ from flax import nnx
 from nanogpt_jax import sharding
 
 RESIDUAL = ('batch', None, None)  # logical axes of the residual stream (B, T, D)
+# decode steps attend through cuDNN from this batch size: it reads only the filled part of the cache, but its
+# one call costs more than the explicit path's three small kernels at small batches (docs/benchmarks.md)
+CUDNN_DECODE_MIN_BATCH = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,9 +94,12 @@ class CausalSelfAttention(nnx.Module):
             k_BNSH, v_BNSH = (jax.lax.dynamic_update_slice(c, x.transpose(0, 2, 1, 3).astype(c.dtype), (0, 0, pos, 0))
                               for c, x in zip(cache, (k_BTNH, v_BTNH)))
             cache = (k_BNSH, v_BNSH)
-            visible_TS = jnp.arange(k_BNSH.shape[2])[None, :] <= pos + jnp.arange(T)[:, None]
-            probs_BNTS = attention_weights(q_BTNH, k_BNSH, visible_TS)
-            y_BTNH = jnp.einsum('bnts,bnsh->btnh', probs_BNTS.astype(v_BNSH.dtype), v_BNSH)
+            if T == 1 and B >= CUDNN_DECODE_MIN_BATCH and self.attention == 'cudnn':  # a decode step
+                y_BTNH = cudnn_decode_attention(q_BTNH, k_BNSH, v_BNSH, pos)
+            else:
+                visible_TS = jnp.arange(k_BNSH.shape[2])[None, :] <= pos + jnp.arange(T)[:, None]
+                probs_BNTS = attention_weights(q_BTNH, k_BNSH, visible_TS)
+                y_BTNH = jnp.einsum('bnts,bnsh->btnh', probs_BNTS.astype(v_BNSH.dtype), v_BNSH)
         elif rngs is not None and self.attn_dropout.rate > 0 and self.attention == 'cudnn':
             y_BTNH = cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, self.attn_dropout.rate, seed=self.layer)
         elif rngs is not None and self.attn_dropout.rate > 0:  # nanoGPT's dropout on the attention weights
@@ -129,6 +135,19 @@ def cudnn_dropout_attention(q_BTNH, k_BTNH, v_BTNH, rate: float, seed: int):
     from jax._src.cudnn.fused_attention_stablehlo import MaskType, dot_product_attention
     return dot_product_attention(q_BTNH, k_BTNH, v_BTNH, scale=1 / math.sqrt(q_BTNH.shape[-1]),
                                  mask_type=MaskType.CAUSAL, dropout_rate=rate, seed=seed)
+
+
+def cudnn_decode_attention(q_B1NH, k_BNSH, v_BNSH, pos):
+    """One decode step's attention in one cuDNN flash-attention call that reads only the cache's first
+    pos + 1 positions (a padding mask of that length), not the whole cache as the explicit path does.
+    The cache's (B, N, S, H) layout is cuDNN's BNTH; the single query is laid out that way for free."""
+    from jax._src.cudnn.fused_attention_stablehlo import MaskType, dot_product_attention
+    B, _, N, H = q_B1NH.shape
+    q_BN1H = q_B1NH.reshape(B, N, 1, H)
+    y_BN1H = dot_product_attention(q_BN1H, k_BNSH, v_BNSH, q_seqlen=jnp.ones((B,), jnp.int32),
+                                   kv_seqlen=jnp.full((B,), pos + 1, jnp.int32), scale=1 / math.sqrt(H),
+                                   mask_type=MaskType.PADDING, qkv_layout='BNTH')
+    return y_BN1H.reshape(B, 1, N, H)
 
 
 class MLP(nnx.Module):

@@ -105,6 +105,23 @@ def test_top_k_compares_in_bf16_and_keeps_ties_at_the_kth():
     np.testing.assert_allclose(freq, [*(p / p.sum()), 0], atol=0.015)
 
 
+@pytest.mark.parametrize('k', [1, 7, 200, 1000])
+def test_kth_largest_key_is_the_kth_of_the_sorted_bf16_values(k):
+    """Against numpy's sort of the bf16-rounded rows: random rows (ties among the rounded values), a row
+    with -inf (masked) entries, and a row of one repeated value."""
+    rng = np.random.default_rng(k)
+    rows = rng.standard_normal((4, 1000)).astype(np.float32) * [[3], [0.01], [100], [1]]
+    rows[3, ::2] = -np.inf
+    rows = np.concatenate([rows, np.full((1, 1000), -2.5, np.float32)])
+    rounded = np.asarray(jnp.asarray(rows).astype(jnp.bfloat16).astype(jnp.float32))
+    expected = np.sort(rounded, axis=-1)[:, -k]
+    keys = np.asarray(gen.bf16_keys(jnp.asarray(rows)))
+    kth = np.asarray(jax.jit(gen.kth_largest_key, static_argnums=1)(keys, k))
+    for i in range(len(rows)):  # the k-th key is the key of the entries equal to the k-th value, and only theirs
+        np.testing.assert_array_equal(keys[i] == kth[i], rounded[i] == expected[i])
+        assert (keys[i] == kth[i]).any()
+
+
 def test_decode_loop_has_a_known_trip_count(split_model):
     """A loop of known trip count, which XLA's GPU runtime runs faster than a while on a traced bound."""
     _, graphdef, params = split_model
