@@ -74,13 +74,20 @@ def load_pretrained(config):
 
 
 def init_params(config, model_cfg, abstract_params, pretrained_params=None):
-    """Fresh weights, created already sharded by jit; or pretrained ones, placed as the rules say."""
-    if pretrained_params is not None:
-        return jax.tree.map(lambda x, a: jax.device_put(np.asarray(x, np.float32), a.sharding),
-                            pretrained_params, abstract_params)
-    init = jax.jit(lambda key: nnx.to_pure_dict(nnx.state(GPT(model_cfg, nnx.Rngs(key)))),
-                   out_shardings=sharding.shardings_of(abstract_params))
-    return init(jax.random.key(config.seed))
+    """Fresh weights drawn on the host CPU, or pretrained ones; then placed on the devices as the rules say.
+    The model's init is ~350 small random-number kernels: compiled for a GPU they took ~10 s (an H200
+    machine), for the host ~1 s, and drawing 124M numbers there takes a second or two (docs/benchmarks.md).
+    Every process draws the same values from config.seed and keeps its own shards."""
+    if pretrained_params is None:
+        init = jax.jit(lambda key: nnx.to_pure_dict(nnx.state(GPT(model_cfg, nnx.Rngs(key)))))
+        try:
+            host = jax.local_devices(backend='cpu')[0]
+        except RuntimeError:  # JAX_PLATFORMS leaves the CPU out: draw them on the devices, already sharded
+            return jax.jit(init, out_shardings=sharding.shardings_of(abstract_params))(jax.random.key(config.seed))
+        with jax.default_device(host):
+            pretrained_params = init(jax.random.key(config.seed))
+    return jax.tree.map(lambda x, a: jax.device_put(np.asarray(x, np.float32), a.sharding),
+                        pretrained_params, abstract_params)
 
 
 def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
