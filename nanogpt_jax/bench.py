@@ -135,7 +135,7 @@ def bench_train(args):
     tx = make_optimizer(config)
     opt_state = jax.jit(tx.init, out_shardings=sharding.shardings_of(
         sharding.opt_state_layout(tx, abstract_params, mesh)))(params)
-    train_step, _ = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
+    train_step, _ = make_train_step(graphdef, tx, model_cfg, config.loss_chunk, seed=config.seed)
     step_batch = sharding.batch_sharding(mesh)
     A, B, T = config.gradient_accumulation_steps, config.batch_size, model_cfg.block_size
 
@@ -160,7 +160,7 @@ def bench_train(args):
           f'{"data " + args.dataset if args.dataset else "random tokens"}')
 
     x_ABT, y_ABT = next_batch()
-    compiled, compile_s = timed_compile(train_step, params, opt_state, x_ABT, y_ABT, jax.random.key(0))
+    compiled, compile_s = timed_compile(train_step, params, opt_state, x_ABT, y_ABT, np.int32(0))
     analytic = flops_token * tokens_per_iter / jax.device_count()
     print(f'compiled the train step in {compile_s:.1f}s')
     print(profiling.compiled_summary(compiled, analytic))
@@ -173,9 +173,8 @@ def bench_train(args):
     def run_steps(n):
         for _ in range(n):
             x_ABT, y_ABT = next_batch()
-            key = jax.random.fold_in(jax.random.key(config.seed), state['step'])
             state['params'], state['opt_state'], state['metrics'] = compiled(
-                state['params'], state['opt_state'], x_ABT, y_ABT, key)
+                state['params'], state['opt_state'], x_ABT, y_ABT, np.int32(state['step']))
             state['step'] += 1
         jax.block_until_ready((state['params'], state['opt_state'], state['metrics']))
 

@@ -90,15 +90,17 @@ def init_params(config, model_cfg, abstract_params, pretrained_params=None):
                         pretrained_params, abstract_params)
 
 
-def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
+def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0, *, seed: int = 0, schedule=None):
     def loss_fn(params, x_BT, y_BT, key):
         model = nnx.merge(graphdef, params)
         rngs = nnx.Rngs(dropout=key) if model_cfg.dropout > 0 else None
         return model.loss(x_BT, y_BT, rngs, chunk=loss_chunk)
 
-    def train_step(params, opt_state, x_ABT, y_ABT, key):
-        """One optimizer step over A micro-batches: gradients summed in a scan, then averaged."""
-        keys_A = jax.random.split(key, x_ABT.shape[0])
+    def train_step(params, opt_state, x_ABT, y_ABT, step):
+        """One optimizer step over A micro-batches: gradients summed in a scan, then averaged. The dropout
+        key and the logged learning rate come from the step number here, so the loop runs no op of its own
+        on the device (each would be compiled on first use, while the train step compiles)."""
+        keys_A = jax.random.split(jax.random.fold_in(jax.random.key(seed), step), x_ABT.shape[0])
 
         def micro_step(grads, batch):
             loss, micro_grads = jax.value_and_grad(loss_fn)(params, *batch)
@@ -113,7 +115,8 @@ def make_train_step(graphdef, tx, model_cfg, loss_chunk: int = 0):
         grads = jax.tree.map(lambda g: g / x_ABT.shape[0], grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return params, opt_state, {'loss': losses_A.mean(), 'grad_norm': optax.global_norm(grads)}
+        step_metrics = {'loss': losses_A.mean(), 'grad_norm': optax.global_norm(grads)}
+        return params, opt_state, step_metrics | ({'lr': schedule(step)} if schedule else {})
 
     def eval_step(params, x_KBT, y_KBT):
         """Mean loss over K batches in one call: a single dispatch per eval, not one per batch."""
@@ -186,13 +189,15 @@ def main(argv):
     abstract_opt_state = None if config.eval_only else sharding.opt_state_layout(tx, abstract_params, mesh)
 
     # ----- compiled steps: the train step compiles in the background from the shapes alone -----
-    train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk)
+    schedule = lr_schedule(config)
+    train_step, eval_step = make_train_step(graphdef, tx, model_cfg, config.loss_chunk, seed=config.seed,
+                                            schedule=schedule)
     step_batch = sharding.batch_sharding(mesh)
     if not config.eval_only:
         batch = jax.ShapeDtypeStruct((config.gradient_accumulation_steps, config.batch_size, model_cfg.block_size),
                                      jnp.int32, sharding=step_batch)
         compiling = compile_in_background(train_step, abstract_params, abstract_opt_state, batch, batch,
-                                          jax.random.key(0))
+                                          jax.ShapeDtypeStruct((), jnp.int32))
     if config.init_from != 'resume':
         params = init_params(config, model_cfg, abstract_params, pretrained_params)
     iter_num, best_val_loss = 0, float('inf')
@@ -242,7 +247,6 @@ def main(argv):
 
     ckpts = checkpoint.Checkpoints(config.out_dir)
     writer = metrics.MetricsWriter(config, resume_step=iter_num)
-    schedule = lr_schedule(config)
 
     def save(kind):
         info = dict(step=iter_num, best_val_loss=best_val_loss, data_index=iter_num,
@@ -260,8 +264,7 @@ def main(argv):
         if (iter_num % config.eval_interval == 0 or iter_num == config.max_iters) and not resumed_here:
             losses = estimate_loss()
             log(f'step {iter_num}: train loss {losses["train"]:.4f}, val loss {losses["val"]:.4f}')
-            writer.write(dict(step=iter_num, train_loss=losses['train'], val_loss=losses['val'],
-                              lr=float(schedule(iter_num))))
+            writer.write(dict(step=iter_num, train_loss=losses['train'], val_loss=losses['val']))
             improved = losses['val'] < best_val_loss
             best_val_loss = min(best_val_loss, losses['val'])
             if iter_num > 0 and improved:  # one save: `best` is then also the newest state (see checkpoint.py)
@@ -282,14 +285,13 @@ def main(argv):
                 log(f'wrote the optimised HLO to {profiling.dump_hlo(train_step, config.out_dir)}')
         if config.profile_steps and iter_num == start_iter + 3:
             jax.profiler.start_trace(os.path.join(config.out_dir, 'profile'), create_perfetto_trace=True)
-        key = jax.random.fold_in(jax.random.key(config.seed), iter_num)
-        params, opt_state, step_metrics = train_step(params, opt_state, x_ABT, y_ABT, key)
+        params, opt_state, step_metrics = train_step(params, opt_state, x_ABT, y_ABT, np.int32(iter_num))
         if config.profile_steps and iter_num == start_iter + 3 + config.profile_steps:
             jax.block_until_ready(params)
             jax.profiler.stop_trace()
             log(f'wrote a profile of {config.profile_steps} steps to {config.out_dir}/profile')
         if pending is not None:
-            log_step(pending, config, writer, schedule, log, flops_token, tokens_per_iter)
+            log_step(pending, config, writer, log, flops_token, tokens_per_iter)
         pending = None
         iter_num += 1
         bar.update(1)
@@ -300,7 +302,7 @@ def main(argv):
 
     # ----- finish: last metrics, final checkpoint, wait for async writes -----
     if pending is not None:
-        log_step(pending, config, writer, schedule, log, flops_token, tokens_per_iter)
+        log_step(pending, config, writer, log, flops_token, tokens_per_iter)
     bar.close()
     if stop.received or ckpts.newest_step() < iter_num:
         save('latest')
@@ -320,14 +322,15 @@ def main(argv):
         log('---------- sample ----------\n' + tokenizer.decode(out[0].tolist()))
 
 
-def log_step(pending, config, writer, schedule, log, flops_token, tokens_per_iter):
+def log_step(pending, config, writer, log, flops_token, tokens_per_iter):
     step, step_metrics, dt = pending
-    loss, grad_norm = (float(v) for v in jax.device_get((step_metrics['loss'], step_metrics['grad_norm'])))
+    loss, grad_norm, lr = (float(v) for v in jax.device_get((step_metrics['loss'], step_metrics['grad_norm'],
+                                                             step_metrics['lr'])))
     tokens_per_sec = tokens_per_iter / dt
     step_mfu = metrics.mfu(tokens_per_sec, flops_token)
     mfu_text = f', mfu {100 * step_mfu:.1f}%' if step_mfu is not None else ''
     log(f'iter {step}: loss {loss:.4f}, time {dt * 1000:.1f}ms, {tokens_per_sec:,.0f} tok/s{mfu_text}')
-    writer.write(dict(step=step, train_loss=loss, lr=float(schedule(step)), grad_norm=grad_norm,
+    writer.write(dict(step=step, train_loss=loss, lr=lr, grad_norm=grad_norm,
                       tokens_per_sec=tokens_per_sec, mfu=step_mfu))
 
 

@@ -69,7 +69,7 @@ def run_layout(mesh_sizes, data_dir: str, model: dict, steps: int) -> dict:
     params = train.init_params(config, model_cfg, abstract_params)
     abstract_opt_state = sharding.opt_state_layout(tx, abstract_params, mesh)
     opt_state = jax.jit(tx.init, out_shardings=sharding.shardings_of(abstract_opt_state))(params)
-    train_step, eval_step = train.make_train_step(graphdef, tx, model_cfg)
+    train_step, eval_step = train.make_train_step(graphdef, tx, model_cfg, seed=config.seed)
 
     def batches(split, micro_steps):
         return data.WindowBatches(data.open_tokens(config, split), micro_steps=micro_steps,
@@ -81,11 +81,10 @@ def run_layout(mesh_sizes, data_dir: str, model: dict, steps: int) -> dict:
     out = dict(mesh=dict(mesh.shape), loss=[], grad_norm=[], val_loss=[])
     for i in range(steps):
         x_ABT, y_ABT = data.to_global(train_source[i], step_batch)
-        key = jax.random.fold_in(jax.random.key(config.seed), i)
         if i == 0:  # compiled ahead, as train.py does, to read the per-device memory it needs
-            train_step = train_step.lower(params, opt_state, x_ABT, y_ABT, key).compile()
+            train_step = train_step.lower(params, opt_state, x_ABT, y_ABT, np.int32(i)).compile()
             out['temp_bytes'] = train_step.memory_analysis().temp_size_in_bytes
-        params, opt_state, metrics = train_step(params, opt_state, x_ABT, y_ABT, key)
+        params, opt_state, metrics = train_step(params, opt_state, x_ABT, y_ABT, np.int32(i))
         x_1BT, y_1BT = data.to_global(val_source[i], step_batch)
         out['loss'].append(float(metrics['loss']))
         out['grad_norm'].append(float(metrics['grad_norm']))

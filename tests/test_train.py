@@ -27,6 +27,14 @@ def test_run_writes_metrics_checkpoints_and_run_record(data_root, tmp_path):
     assert sorted(os.listdir(tmp_path / 'ckpt')) == ['best'] and os.listdir(tmp_path / 'ckpt' / 'best') == ['20']
     run = json.loads((tmp_path / 'run.json').read_text())
     assert run['dataset_meta']['tokenizer'] == 'char' and run['model']['n_layer'] == 2
+    c = json.loads((tmp_path / 'config.json').read_text())
+
+    def nanogpt_get_lr(it):  # nanoGPT's train.py, for the lr each step record reports (computed in the step)
+        if it < c['warmup_iters']:
+            return c['learning_rate'] * (it + 1) / (c['warmup_iters'] + 1)
+        ratio = min((it - c['warmup_iters']) / (c['lr_decay_iters'] - c['warmup_iters']), 1.0)
+        return c['min_lr'] + 0.5 * (1.0 + np.cos(np.pi * ratio)) * (c['learning_rate'] - c['min_lr'])
+    assert [r['lr'] for r in steps] == pytest.approx([nanogpt_get_lr(r['step']) for r in steps], rel=1e-5)
     assert json.loads((tmp_path / 'config.json').read_text())['n_embd'] == 32
 
 
