@@ -25,4 +25,7 @@ def get_config():
     c.min_lr = 1e-4  # learning_rate / 10
     c.beta2 = 0.99  # a bit larger because few tokens per iteration
     c.warmup_iters = 100
+    # a small model's run is short enough for its compile to matter: cuBLAS gemms compile ~5 s sooner than
+    # autotuned Triton ones and step as fast here (docs/benchmarks.md)
+    c.triton_gemm = False
     return c

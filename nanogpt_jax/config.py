@@ -55,6 +55,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.seed = 1337
     c.dtype = 'auto'  # compute dtype: 'auto' (bfloat16 on GPU/TPU, float32 on CPU) | 'bfloat16' | 'float32'
     c.attention = 'auto'  # 'auto' (cudnn on GPU, xla elsewhere) | 'cudnn' | 'xla'
+    c.triton_gemm = True  # GPU: XLA may fuse gemms into autotuned Triton kernels; False: cuBLAS for every gemm
     c.mesh_data = -1  # mesh axis sizes; -1 takes the devices the others leave
     c.mesh_fsdp = 1
     c.mesh_tensor = 1

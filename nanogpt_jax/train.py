@@ -135,6 +135,14 @@ def keep_cudnn_out_of_cuda_graphs(config) -> None:
         os.environ['XLA_FLAGS'] = f'{flags} --xla_gpu_enable_command_buffer=-CUDNN'.strip()
 
 
+def use_cublas_gemms(config) -> None:
+    """triton_gemm=False: every gemm through cuBLAS, none fused into a Triton kernel that XLA autotunes at compile
+    time. An XLA flag, read when the backend starts (call before any jax computation); a user's own wins."""
+    flags = os.environ.get('XLA_FLAGS', '')
+    if not config.triton_gemm and 'xla_gpu_enable_triton_gemm' not in flags:
+        os.environ['XLA_FLAGS'] = f'{flags} --xla_gpu_enable_triton_gemm=false'.strip()
+
+
 def compile_in_background(jitted, *abstract_args):
     """A future of (compiled step, seconds), compiled on another thread from the arguments' shapes and
     shardings. XLA compiles without holding the GIL, so the ~15 s a GPU spends compiling (and autotuning)
@@ -170,6 +178,7 @@ def main(argv):
     config = _CONFIG.value
     config_lib.check_config(config)
     keep_cudnn_out_of_cuda_graphs(config)
+    use_cublas_gemms(config)
     distributed.initialize(config)
     is_main = jax.process_index() == 0
     log = tqdm.write if is_main else (lambda *a, **k: None)

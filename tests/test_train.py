@@ -153,3 +153,19 @@ def test_cudnn_leaves_cuda_graphs_only_when_training_with_dropout(monkeypatch):
     assert flags_after('--xla_gpu_enable_command_buffer=', dropout=0.2) == '--xla_gpu_enable_command_buffer='
     assert flags_after('', dropout=0.0) == ''
     assert flags_after('', dropout=0.2, attention='xla') == ''
+
+
+def test_triton_gemm_false_sets_the_xla_flag_unless_the_user_did(monkeypatch):
+    from nanogpt_jax import config as config_lib
+    from nanogpt_jax.train import use_cublas_gemms
+
+    def flags_after(xla_flags, **overrides):
+        monkeypatch.setenv('XLA_FLAGS', xla_flags)
+        c = config_lib.default_config()
+        c.update(overrides)
+        use_cublas_gemms(c)
+        return os.environ['XLA_FLAGS']
+
+    assert flags_after('', triton_gemm=False) == '--xla_gpu_enable_triton_gemm=false'
+    assert flags_after('--xla_gpu_enable_triton_gemm=true', triton_gemm=False) == '--xla_gpu_enable_triton_gemm=true'
+    assert flags_after('--xla_dump_to=x') == '--xla_dump_to=x'
