@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 3, fourth round, compile-time flags on shakespeare_char's wall time (~6 min): the train step's compile is the
+# startup's critical path (docs/benchmarks.md, Fourth session), so: this tree with no flag, with XLA's autotuner at
+# level 1 (no check of candidate kernels' results), with cuBLAS for every gemm (no Triton gemm fusions to autotune),
+# and nanoGPT, one after another on one card, each stopped at its step-STOP eval.
+#
+#   OUT=out-r4e scripts/gpu_round4e.sh     # carry .whl/ (see gpu_bench.sh)
+source "$(dirname "$0")/bench_lib.sh"
+TEXT=${TINYSHAKESPEARE:-.whl/tinyshakespeare.txt}
+NANOGPT=${NANOGPT:-.whl/nanogpt}
+STOP=${STOP:-1500}
+setup_env
+python3 data/shakespeare_char/prepare.py --input="$TEXT" 2>&1 | tail -n 2 | tee -a "$LOG"
+WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --config.data_dir=$PWD/data
+      --config.progress=False "${SMOKE_TRAIN[@]}")
+want wall_tree && stamped "$OUT/wall_tree.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t"
+want wall_autotune1 && XLA_FLAGS=--xla_gpu_autotune_level=1 stamped "$OUT/wall_autotune1.log" "^step $STOP:" \
+  "${WALL[@]}" --config.out_dir="$TMP/out-a"
+want wall_no_triton && XLA_FLAGS=--xla_gpu_enable_triton_gemm=false stamped "$OUT/wall_no_triton.log" "^step $STOP:" \
+  "${WALL[@]}" --config.out_dir="$TMP/out-n"
+if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
+  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
+  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
+  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
+   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
+  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"  # torch.compile's workers outlive the pipe
+fi
+ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500):|compiled the|iter (9|19):' "$OUT"/wall_*.log | tee -a "$LOG"
+tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+say "### done in ${SECONDS}s"
+rm -rf "$TMP"
