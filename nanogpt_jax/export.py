@@ -27,7 +27,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out_dir', required=True, help='training run directory holding ckpt/')
     parser.add_argument('--hf_dir', required=True, help='directory to write config.json, model.safetensors, ...')
-    parser.add_argument('--which', default='best', choices=['best', 'latest'], help='which checkpoint to export')
+    parser.add_argument('--which', default='best', choices=['best', 'latest'], help="which checkpoint to export: 'best' (lowest val loss) or 'latest' (the newest)")
     args = parser.parse_args(argv)
     export_checkpoint(args.out_dir, args.hf_dir, args.which)
 

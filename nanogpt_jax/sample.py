@@ -18,7 +18,7 @@ from nanogpt_jax.tokenizer import get_tokenizer
 
 flags.DEFINE_string('out_dir', 'out', 'Run directory holding ckpt/ (used when init_from=resume).')
 flags.DEFINE_string('init_from', 'resume', "'resume' (a run in out_dir), 'gpt2*' or a Hugging Face GPT-2 dir.")
-flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of out_dir.')
+flags.DEFINE_enum('which', 'best', ['best', 'latest'], "Which checkpoint of out_dir: 'best' (lowest val loss) or 'latest' (the newest).")
 flags.DEFINE_string('start', '\n', 'Prompt text, or FILE:path to read it from a file.')
 flags.DEFINE_integer('num_samples', 10, 'Samples to draw (decoded as one batch).')
 flags.DEFINE_integer('max_new_tokens', 500, 'Tokens generated per sample.')
