@@ -267,56 +267,58 @@ def main(argv):
     start_iter, pending, t_last = iter_num, None, time.perf_counter()
     bar = tqdm(total=config.max_iters, initial=iter_num, disable=not (is_main and config.progress and sys.stderr.isatty()),
                dynamic_ncols=True, leave=False)
-    while True:
-        # ----- eval and checkpoints -----
-        resumed_here = iter_num == start_iter and config.init_from == 'resume'
-        if (iter_num % config.eval_interval == 0 or iter_num == config.max_iters) and not resumed_here:
-            losses = estimate_loss()
-            log(f'step {iter_num}: train loss {losses["train"]:.4f}, val loss {losses["val"]:.4f}')
-            writer.write(dict(step=iter_num, train_loss=losses['train'], val_loss=losses['val']))
-            improved = losses['val'] < best_val_loss
-            best_val_loss = min(best_val_loss, losses['val'])
-            if iter_num > 0 and improved:  # one save: `best` is then also the newest state (see checkpoint.py)
-                save('best')
-            elif iter_num > 0 and config.always_save_checkpoint:
-                save('latest')
-        if iter_num >= config.max_iters or stop.received:
-            break
+    try:
+        while True:
+            # ----- eval and checkpoints -----
+            resumed_here = iter_num == start_iter and config.init_from == 'resume'
+            if (iter_num % config.eval_interval == 0 or iter_num == config.max_iters) and not resumed_here:
+                losses = estimate_loss()
+                log(f'step {iter_num}: train loss {losses["train"]:.4f}, val loss {losses["val"]:.4f}')
+                writer.write(dict(step=iter_num, train_loss=losses['train'], val_loss=losses['val']))
+                improved = losses['val'] < best_val_loss
+                best_val_loss = min(best_val_loss, losses['val'])
+                if iter_num > 0 and improved:  # one save: `best` is then also the newest state (see checkpoint.py)
+                    save('best')
+                elif iter_num > 0 and config.always_save_checkpoint:
+                    save('latest')
+            if iter_num >= config.max_iters or stop.received:
+                break
 
-        # ----- one step; read the previous step's metrics only after this one is dispatched -----
-        x_ABT, y_ABT = data.to_global(next(train_batches), step_batch)
-        if iter_num == start_iter:
-            t0 = time.perf_counter()
-            train_step, compile_s = compiling.result()
-            log(f'compiled the train step in {compile_s:.1f}s, in the background (waited {time.perf_counter() - t0:.1f}s)')
-            log(profiling.compiled_summary(train_step, flops_token * tokens_per_iter / jax.device_count()))
-            if config.dump_hlo and is_main:
-                log(f'wrote the optimised HLO to {profiling.dump_hlo(train_step, config.out_dir)}')
-        if config.profile_steps and iter_num == start_iter + 3:
-            jax.profiler.start_trace(os.path.join(config.out_dir, 'profile'), create_perfetto_trace=True)
-        params, opt_state, step_metrics = train_step(params, opt_state, x_ABT, y_ABT, np.int32(iter_num))
-        if config.profile_steps and iter_num == start_iter + 3 + config.profile_steps:
-            jax.block_until_ready(params)
-            jax.profiler.stop_trace()
-            log(f'wrote a profile of {config.profile_steps} steps to {config.out_dir}/profile')
+            # ----- one step; read the previous step's metrics only after this one is dispatched -----
+            x_ABT, y_ABT = data.to_global(next(train_batches), step_batch)
+            if iter_num == start_iter:
+                t0 = time.perf_counter()
+                train_step, compile_s = compiling.result()
+                log(f'compiled the train step in {compile_s:.1f}s, in the background (waited {time.perf_counter() - t0:.1f}s)')
+                log(profiling.compiled_summary(train_step, flops_token * tokens_per_iter / jax.device_count()))
+                if config.dump_hlo and is_main:
+                    log(f'wrote the optimised HLO to {profiling.dump_hlo(train_step, config.out_dir)}')
+            if config.profile_steps and iter_num == start_iter + 3:
+                jax.profiler.start_trace(os.path.join(config.out_dir, 'profile'), create_perfetto_trace=True)
+            params, opt_state, step_metrics = train_step(params, opt_state, x_ABT, y_ABT, np.int32(iter_num))
+            if config.profile_steps and iter_num == start_iter + 3 + config.profile_steps:
+                jax.block_until_ready(params)
+                jax.profiler.stop_trace()
+                log(f'wrote a profile of {config.profile_steps} steps to {config.out_dir}/profile')
+            if pending is not None:
+                log_step(pending, config, writer, log, flops_token, tokens_per_iter)
+            pending = None
+            iter_num += 1
+            bar.update(1)
+            if iter_num % config.log_interval == 0:
+                now = time.perf_counter()
+                pending = (iter_num - 1, step_metrics, (now - t_last) / config.log_interval)
+                t_last = now
+
+        # ----- finish: last metrics, final checkpoint, wait for async writes -----
         if pending is not None:
             log_step(pending, config, writer, log, flops_token, tokens_per_iter)
-        pending = None
-        iter_num += 1
-        bar.update(1)
-        if iter_num % config.log_interval == 0:
-            now = time.perf_counter()
-            pending = (iter_num - 1, step_metrics, (now - t_last) / config.log_interval)
-            t_last = now
-
-    # ----- finish: last metrics, final checkpoint, wait for async writes -----
-    if pending is not None:
-        log_step(pending, config, writer, log, flops_token, tokens_per_iter)
-    bar.close()
-    if stop.received or ckpts.newest_step() < iter_num:
-        save('latest')
-    ckpts.wait()
-    ckpts.close()
+        bar.close()
+        if stop.received or ckpts.newest_step() < iter_num:
+            save('latest')
+    finally:  # an async save in flight completes even if the loop dies (an error, a closed stdout):
+        ckpts.wait()  # else orbax's threads hold the exit until their 300 s timeout
+        ckpts.close()
     writer.close()
     if stop.received:
         log(f'stopped by {stop.received} at step {iter_num}; checkpoint saved. '

@@ -96,6 +96,22 @@ def test_eval_only_prints_losses_and_trains_nothing(data_root, tmp_path):
     assert not (tmp_path / 'ckpt').exists()
 
 
+def test_a_reader_that_stops_after_the_last_eval_still_gets_its_checkpoint_and_a_prompt_exit(data_root, tmp_path):
+    """`train | (read until the last eval)`: the run's next write fails while its async save is in flight.
+    The save completes and the process exits (orbax's waiting threads once held it for their 300 s timeout)."""
+    env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONUNBUFFERED': '1'}
+    args = overrides(**{**TINY, 'dataset': 'tiny', 'data_dir': data_root, 'out_dir': tmp_path, 'max_iters': 20,
+                        'eval_interval': 10, 'sample_at_end': 0})
+    proc = subprocess.Popen([sys.executable, '-m', 'nanogpt_jax.train', '--config=configs/shakespeare_char_cpu.py',
+                             *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if line.startswith('step 20:'):
+            break
+    proc.stdout.close()
+    proc.wait(timeout=120)
+    assert os.listdir(tmp_path / 'ckpt' / 'best') == ['20']
+
+
 def test_sigterm_saves_a_checkpoint_that_resumes(data_root, tmp_path):
     env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONUNBUFFERED': '1'}
     args = overrides(**{**TINY, 'dataset': 'tiny', 'data_dir': data_root, 'out_dir': tmp_path,
