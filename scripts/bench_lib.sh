@@ -3,6 +3,7 @@
 #   setup_env                  install the carried wheels (.whl/), print the versions and the GPU
 #   stamped FILE STOP CMD...   run CMD, writing its output to FILE with seconds since the start on every line;
 #                              stop it at the first line matching the regex STOP (empty: run to the end)
+#   nanogpt_wall FILE STOP     the same for nanoGPT's shakespeare_char run ($NANOGPT, $TEXT)
 #   summarize                  the results.jsonl rows as a table, into $OUT/summary.txt
 set -o pipefail
 export PYTHONUNBUFFERED=1
@@ -63,6 +64,18 @@ stamped() {
     [[ -n $stop && $line =~ $stop ]] && break  # the command then dies of SIGPIPE at its next line
   done >> "$file"
   say "### stamped: done at t=${SECONDS}s"
+}
+
+# nanogpt_wall FILE STOP: nanoGPT's shakespeare_char run (its files in $NANOGPT, the text in $TEXT), stamped into FILE
+# and stopped at the first line matching STOP; torch.compile's workers outlive the pipe, so they are killed after
+nanogpt_wall() {
+  [ -f "$NANOGPT/train.py" ] || { say "### SKIP nanoGPT: no $NANOGPT/train.py"; return 0; }
+  rm -rf "$TMP/nanogpt" && cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
+  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
+  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
+   stamped "$1" "$2" python3 train.py config/train_shakespeare_char.py)
+  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"
+  return 0
 }
 
 setup_env() {

@@ -42,12 +42,7 @@ if want wall_baseline && [ -n "${BASELINE:-}" ]; then
   stamped "$OUT/wall_baseline.log" "^step $STOP:" env -C "$BASELINE" PYTHONPATH="$BASELINE:$PYTHONPATH" "${WALL[@]}" \
     --config.out_dir="$TMP/out-sc-b"
 fi
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_again && stamped "$OUT/wall_nanogpt_jax_again.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-sc2"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'start|parameters|step [0-9]+:|compil' "$OUT"/wall_*.log | tee -a "$LOG"
 summarize

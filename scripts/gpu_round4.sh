@@ -19,12 +19,7 @@ WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --c
       --config.progress=False "${SMOKE_TRAIN[@]}")
 want wall_nanogpt_jax && stamped "$OUT/wall_nanogpt_jax.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-sc"
 want wall_baseline && stamped "$OUT/wall_baseline.log" "^step $STOP:" "${BASE[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-sc-b"
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_again && stamped "$OUT/wall_nanogpt_jax_again.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-sc2"
 # the main thread's startup under cProfile (the train step compiles on another thread): to the first step
 if want startup; then

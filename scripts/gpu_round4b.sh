@@ -25,13 +25,7 @@ for i in 1 2; do
   want wall_tree && stamped "$OUT/wall_tree_$i.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t$i"
   want wall_other && stamped "$OUT/wall_other_$i.log" "^step $STOP:" "${OTHER_RUN[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-o$i"
 done
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"  # torch.compile's workers outlive the pipe
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'parameters|step [0-9]+:|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
 
 DECODE_B1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)

@@ -20,13 +20,7 @@ WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --c
       --config.progress=False "${SMOKE_TRAIN[@]}")
 want wall_tree && stamped "$OUT/wall_tree_1.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t1"
 want wall_baseline && stamped "$OUT/wall_baseline.log" "^step $STOP:" "${BASE[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-b"
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"  # torch.compile's workers outlive the pipe
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_tree && stamped "$OUT/wall_tree_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t2"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'parameters|step [0-9]+:|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
 step decode_b1_500 90 $B decode --model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1

@@ -18,13 +18,7 @@ want wall_autotune1 && XLA_FLAGS=--xla_gpu_autotune_level=1 stamped "$OUT/wall_a
   "${WALL[@]}" --config.out_dir="$TMP/out-a"
 want wall_no_triton && XLA_FLAGS=--xla_gpu_enable_triton_gemm=false stamped "$OUT/wall_no_triton.log" "^step $STOP:" \
   "${WALL[@]}" --config.out_dir="$TMP/out-n"
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"  # torch.compile's workers outlive the pipe
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500):|compiled the|iter (9|19):' "$OUT"/wall_*.log | tee -a "$LOG"
 tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
 say "### done in ${SECONDS}s"

@@ -15,13 +15,7 @@ WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --c
 want wall_tree && stamped "$OUT/wall_tree_1.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-1"
 want wall_triton && stamped "$OUT/wall_triton.log" "^step $STOP:" "${WALL[@]}" --config.triton_gemm=True \
   --config.out_dir="$TMP/out-t"
-if want wall_nanogpt && [ -f "$NANOGPT/train.py" ]; then
-  cp -r "$NANOGPT" "$TMP/nanogpt" && mkdir -p "$TMP/nanogpt/data/shakespeare_char"
-  cp "$TEXT" "$TMP/nanogpt/data/shakespeare_char/input.txt"
-  (cd "$TMP/nanogpt" && python3 data/shakespeare_char/prepare.py 2>&1 | tail -n 2 | tee -a "$LOG" &&
-   stamped "$OUT/wall_nanogpt.log" "^step $STOP:" python3 train.py config/train_shakespeare_char.py)
-  sleep 2; pkill -f "train.py config/train_shakespeare_char.py"  # torch.compile's workers outlive the pipe
-fi
+want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_tree && stamped "$OUT/wall_tree_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-2"
 ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500|1750):|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
 tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
