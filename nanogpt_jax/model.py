@@ -186,10 +186,11 @@ class GPT(nnx.Module):
 
     def hidden(self, idx_BT, rngs=None, cache=None, pos=0):
         """Final-layer activations (B, T, D); with a cache (see init_cache), also the updated cache."""
-        T = idx_BT.shape[1]
-        dtype = jnp.dtype(self.cfg.dtype)
-        wpe_TD = jax.lax.dynamic_slice_in_dim(self.wpe[...], pos, T)
-        x_BTD = (self.wte[...][idx_BT] + wpe_TD).astype(dtype)
+        # positions are looked up like tokens, one row per (b, t). The gradient of a (T, D) slice broadcast over
+        # the batch is a sum over the batch, for which XLA (GPU, batch 32) laid the whole residual stream out
+        # batch-minor: every LayerNorm and gemm input became a transpose, 6% of the GPT-2 step (docs/benchmarks.md)
+        pos_BT = jnp.broadcast_to(pos + jnp.arange(idx_BT.shape[1]), idx_BT.shape)
+        x_BTD = (self.wte[...][idx_BT] + self.wpe[...][pos_BT]).astype(jnp.dtype(self.cfg.dtype))
         x_BTD = self.drop(sharding.constrain(x_BTD, RESIDUAL), deterministic=rngs is None, rngs=rngs)
         new_cache = []
         for i, block in enumerate(self.h):

@@ -130,6 +130,29 @@ def test_loss_ignores_the_padded_vocab_rows(chunk):
     assert float(unmasked) > expected + 1e-3  # the 14 padded rows took probability
 
 
+def test_position_embedding_gradient_is_the_batch_sum_of_the_input_gradient(model):
+    """Positions are looked up per (b, t) like tokens (model.hidden): the wpe gradient must still be, row by
+    row, the batch sum of the gradient at the blocks' input, as for a (T, D) slice broadcast over the batch,
+    and zero past T."""
+    graphdef, params = nnx.split(model)
+    params = nnx.to_pure_dict(params)
+    idx, targets = random_tokens((3, 12), seed=6), random_tokens((3, 12), seed=7)
+
+    def loss_from_input(p, x_BTD):  # the model's forward from the embedded input on
+        m = nnx.merge(graphdef, p)
+        for block in m.h:
+            x_BTD, _ = block(x_BTD)
+        logits = m.logits(m.ln_f(x_BTD))
+        return jnp.mean(jax.nn.logsumexp(logits, -1) - jnp.take_along_axis(logits, targets[..., None], -1)[..., 0])
+
+    x_BTD = params['wte'][idx] + params['wpe'][:12]
+    np.testing.assert_allclose(loss_from_input(params, x_BTD), nnx.merge(graphdef, params).loss(idx, targets), rtol=1e-6)
+    dx_BTD = jax.grad(loss_from_input, argnums=1)(params, x_BTD)
+    dwpe = jax.grad(lambda p: nnx.merge(graphdef, p).loss(idx, targets))(params)['wpe']
+    np.testing.assert_allclose(dwpe[:12], dx_BTD.sum(0), rtol=1e-5, atol=1e-7)
+    assert not np.asarray(dwpe[12:]).any()
+
+
 def loss_and_grads(dtype, chunk, seed=0):
     """Mean loss and its gradients on random tokens, plain (chunk 0) or chunked, for one small model."""
     cfg = GPTConfig(block_size=32, vocab_size=128, n_layer=2, n_head=4, n_embd=32, dtype=dtype)
