@@ -35,7 +35,8 @@ def kth_largest_key(keys_BV, k: int):
     for shift in range(14, -1, -2):
         candidates_BC = kth_B[:, None] + (jnp.arange(1, 4, dtype=jnp.int32) << shift)
         counts_BC = jnp.sum(keys_BV[:, None, :] >= candidates_BC[:, :, None], axis=-1, dtype=jnp.int32)
-        kth_B = kth_B + (jnp.sum(counts_BC >= k, axis=-1, dtype=jnp.int32) << shift)  # counts fall as c grows
+        # counts fall as the candidate grows: the number of candidates k keys reach is the next two bits
+        kth_B = kth_B + (jnp.sum(counts_BC >= k, axis=-1, dtype=jnp.int32) << shift)
     return kth_B
 
 

@@ -146,7 +146,8 @@ def test_position_embedding_gradient_is_the_batch_sum_of_the_input_gradient(mode
         return jnp.mean(jax.nn.logsumexp(logits, -1) - jnp.take_along_axis(logits, targets[..., None], -1)[..., 0])
 
     x_BTD = params['wte'][idx] + params['wpe'][:12]
-    np.testing.assert_allclose(loss_from_input(params, x_BTD), nnx.merge(graphdef, params).loss(idx, targets), rtol=1e-6)
+    full_loss = nnx.merge(graphdef, params).loss(idx, targets)
+    np.testing.assert_allclose(loss_from_input(params, x_BTD), full_loss, rtol=1e-6)
     dx_BTD = jax.grad(loss_from_input, argnums=1)(params, x_BTD)
     dwpe = jax.grad(lambda p: nnx.merge(graphdef, p).loss(idx, targets))(params)['wpe']
     np.testing.assert_allclose(dwpe[:12], dx_BTD.sum(0), rtol=1e-5, atol=1e-7)
