@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nanogpt_jax import config as config_lib, data, metrics, profiling, sharding
-from nanogpt_jax.generate import cast_params, decode, prefill, prefill_bucket
+from nanogpt_jax.generate import cast_params, decode, decode_rows, prefill, prefill_bucket
 from nanogpt_jax.model import count_params
 from nanogpt_jax.optim import make_optimizer
 from nanogpt_jax.tokenizer import load_meta
@@ -209,13 +209,15 @@ def bench_decode(args):
     params = cast_params(params, jnp.dtype(model_cfg.dtype))  # as generate() does
     num_params = count_params(params)
     prompt_BP = np.random.default_rng(args.seed).integers(0, args.vocab_size, (B, P), dtype=np.int32)
-    window_np = np.zeros((B, S), np.int32)
-    window_np[:, :P] = prompt_BP
+    rows = decode_rows(B)  # as generate() decodes them: one prompt beside a copy of itself (tokens/s counts B)
+    window_np = np.zeros((rows, S), np.int32)
+    window_np[:, :P] = np.resize(prompt_BP, (rows, P))
     cache_len = prefill_bucket(P + N, S)  # the positions this window fills, as generate() sizes its cache
     sample = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0, vocab_size=args.vocab_size)
     print(f'{num_params / 1e6:.2f}M parameters (non-embedding) | {model_cfg.n_layer}L {model_cfg.n_head}H '
           f'{model_cfg.n_embd}D, cache {cache_len} of {S} positions | {jax.device_count()} x {jax.devices()[0].device_kind} | '
-          f'{model_cfg.dtype} | batch {B}, prompt {P}, {N} new tokens, temperature {args.temperature}, top_k {args.top_k}')
+          f'{model_cfg.dtype} | batch {B} ({rows} rows decoded), prompt {P}, {N} new tokens, '
+          f'temperature {args.temperature}, top_k {args.top_k}')
 
     window = jnp.asarray(window_np)
     prefill_c, prefill_s = timed_compile(prefill, graphdef, params, window, P, prefill_len=prefill_bucket(P, S),
@@ -238,7 +240,7 @@ def bench_decode(args):
         t1 = time.perf_counter()
         out = jax.block_until_ready(decode_c(params, window, cache, logits_BV, P, key))
         t2 = time.perf_counter()
-        assert out.shape == (B, S)
+        assert out.shape == (rows, S)
         return t1 - t0, t2 - t1
 
     for i in range(args.warmup):
@@ -249,7 +251,7 @@ def bench_decode(args):
     decode_tps, total_tps = B * N / t_decode, B * N / (t_prefill + t_decode)
     # what each decode step reads from memory at least: the weights and the cache
     weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(params))
-    cache_bytes = 2 * model_cfg.n_layer * B * cache_len * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
+    cache_bytes = 2 * model_cfg.n_layer * rows * cache_len * model_cfg.n_embd * jnp.dtype(model_cfg.dtype).itemsize
     bytes_per_s = (weight_bytes + cache_bytes) * N / t_decode
     peak, peak_source = peak_memory([prefill_c, decode_c])
     print(f'decode: {decode_tps:,.0f} tok/s decoding only ({t_decode / N * 1e3:.3f} ms per step), '

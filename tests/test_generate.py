@@ -44,6 +44,18 @@ def test_greedy_decoding_matches_full_forward(split_model):
         assert out[0].tolist() == expected and out[1].tolist() == expected
 
 
+def test_a_single_prompt_is_decoded_beside_a_copy_of_itself(split_model):
+    """One row would make every matmul a vector-matrix product (slow on GPU, generate.decode_rows): a single
+    prompt is sampled as row 0 of two copies, and only that row comes back."""
+    _, graphdef, params = split_model
+    assert [gen.decode_rows(b) for b in (1, 2, 5)] == [2, 2, 5]
+    prompt = [3, 1, 4, 1, 5]
+    one = run(graphdef, params, [prompt], 12, temperature=1.0, top_k=10)
+    two = run(graphdef, params, [prompt, prompt], 12, temperature=1.0, top_k=10)
+    assert one.shape == (1, 17) and one[0].tolist() == two[0].tolist()
+    assert two[0].tolist() != two[1].tolist()  # sampled, not greedy: the copy's row draws its own tokens
+
+
 def test_new_prompt_lengths_do_not_recompile(split_model):
     """sample.py's case: the same number of new tokens after prompts of any length."""
     _, graphdef, params = split_model
