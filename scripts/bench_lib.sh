@@ -4,6 +4,10 @@
 #   stamped FILE STOP CMD...   run CMD, writing its output to FILE with seconds since the start on every line;
 #                              stop it at the first line matching the regex STOP (empty: run to the end)
 #   nanogpt_wall FILE STOP     the same for nanoGPT's shakespeare_char run ($NANOGPT, $TEXT)
+#   keep_walls REGEX           the wall_*.log lines matching REGEX into the log, the logs into $OUT/walls.tgz
+#   keep_profile DIR NAME      DIR's trace (DIR/profile, from --profile_steps) and *.hlo.txt (--dump_hlo) into
+#                              $OUT/NAME.tgz, its top ops appended to $OUT/top_ops.txt
+#   pkg NAME                   PKG=(a command prefix that runs the package copy .whl/pkg_NAME from its own folder)
 #   summarize                  the results.jsonl rows as a table, into $OUT/summary.txt
 set -o pipefail
 export PYTHONUNBUFFERED=1
@@ -97,6 +101,22 @@ print('devices', jax.devices(), jax.devices()[0].device_kind)
 EOF
 
 }
+
+keep_walls() {
+  ls "$OUT"/wall_*.log > /dev/null 2>&1 || return 0
+  grep -E "$1" "$OUT"/wall_*.log | tee -a "$LOG"
+  tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log) && rm -f "$OUT"/wall_*.log
+}
+
+keep_profile() {
+  local dir=$1 name=$2
+  [ -d "$dir/profile" ] || { say "### no profile in $dir"; return 0; }
+  { echo "=== $name"; python3 -m nanogpt_jax.profiling top_ops "$dir/profile" --n=150; } >> "$OUT/top_ops.txt" 2>&1
+  (cd "$dir" && tar czf "$OUT/$name.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
+}
+
+# `python -m` puts the current folder first on sys.path, so a package copy runs from its own folder
+pkg() { PKG=(env -C "$PWD/.whl/pkg_$1" PYTHONPATH="$PWD/.whl/pkg_$1:$PYTHONPATH"); }
 
 summarize() {
 python3 - "$RESULTS" <<'EOF' | tee "$OUT/summary.txt"

@@ -26,7 +26,6 @@ for i in 1 2; do
   want wall_other && stamped "$OUT/wall_other_$i.log" "^step $STOP:" "${OTHER_RUN[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-o$i"
 done
 want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'parameters|step [0-9]+:|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
 
 DECODE_B1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)
 DECODE_B8=(--model=gpt2 --batch_size=8 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1)
@@ -41,6 +40,6 @@ step train_12x1024 120 $B train "${TRAIN[@]}"
 step "train_12x1024 other" 120 "${OTHER_RUN[@]}" $B train "${TRAIN[@]}"
 
 summarize
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'parameters|step [0-9]+:|compiled the'
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -22,12 +22,11 @@ want wall_tree && stamped "$OUT/wall_tree_1.log" "^step $STOP:" "${WALL[@]}" --c
 want wall_baseline && stamped "$OUT/wall_baseline.log" "^step $STOP:" "${BASE[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-b"
 want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_tree && stamped "$OUT/wall_tree_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t2"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'parameters|step [0-9]+:|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
 step decode_b1_500 90 $B decode --model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1
 step decode_b64_200 90 $B decode --model=gpt2 --batch_size=64 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1
 step train_12x1024 120 $B train --model=gpt2 --batch_size=12 --steps=20 --warmup=3
 step train_32x1024 120 $B train --model=gpt2 --batch_size=32 --steps=20 --warmup=3
 summarize
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'parameters|step [0-9]+:|compiled the'
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -19,7 +19,6 @@ want wall_autotune1 && XLA_FLAGS=--xla_gpu_autotune_level=1 stamped "$OUT/wall_a
 want wall_no_triton && XLA_FLAGS=--xla_gpu_enable_triton_gemm=false stamped "$OUT/wall_no_triton.log" "^step $STOP:" \
   "${WALL[@]}" --config.out_dir="$TMP/out-n"
 want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500):|compiled the|iter (9|19):' "$OUT"/wall_*.log | tee -a "$LOG"
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'step (0|250|1250|1500):|compiled the|iter (9|19):'
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -17,7 +17,6 @@ want wall_triton && stamped "$OUT/wall_triton.log" "^step $STOP:" "${WALL[@]}" -
   --config.out_dir="$TMP/out-t"
 want wall_nanogpt && nanogpt_wall "$OUT/wall_nanogpt.log" "^step $STOP:"
 want wall_tree && stamped "$OUT/wall_tree_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-2"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500|1750):|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'step (0|250|1250|1500|1750):|compiled the'
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

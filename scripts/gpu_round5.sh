@@ -24,11 +24,7 @@ XLA_FLAGS=--xla_gpu_enable_command_buffer= step "decode b1 profile" 90 $B decode
   --new_tokens=100 --steps=3 --warmup=1 --profile_steps=1 --dump_hlo --out_dir="$TMP/pd1"
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step "decode b64 profile" 90 $B decode --model=gpt2 --batch_size=64 \
   --new_tokens=100 --steps=3 --warmup=1 --profile_steps=1 --dump_hlo --out_dir="$TMP/pd64"
-for p in p32 pd1 pd64; do
-  [ -d "$TMP/$p/profile" ] || continue
-  { echo "=== $p"; python3 -m nanogpt_jax.profiling top_ops "$TMP/$p/profile" --n=150; } >> "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/$p" && tar czf "$OUT/$p.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-done
+for p in p32 pd1 pd64; do keep_profile "$TMP/$p" $p; done
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -15,8 +15,6 @@
 source "$(dirname "$0")/bench_lib.sh"
 setup_env
 PKGS=${PKGS:-"head barrier gather qkv3 gather_qkv3 lse head"}
-# a package runs from its own folder: `python -m` puts the current folder first on sys.path
-pkg() { PKG=(env -C "$PWD/.whl/pkg_$1" PYTHONPATH="$PWD/.whl/pkg_$1:$PYTHONPATH"); }
 for b in 32 12; do
   n=0; for p in $PKGS; do n=$((n + 1))
     pkg $p; step "b$b $p ($n)" 70 "${PKG[@]}" $B train --model=gpt2 --batch_size=$b --steps=20 --warmup=3
@@ -24,10 +22,7 @@ for b in 32 12; do
 done
 pkg barrier; XLA_FLAGS=--xla_gpu_enable_command_buffer= step "b32 barrier profile" 120 "${PKG[@]}" $B train --model=gpt2 \
   --batch_size=32 --steps=10 --warmup=3 --profile_steps=2 --dump_hlo --out_dir="$TMP/p32"
-if [ -d "$TMP/p32/profile" ]; then
-  python3 -m nanogpt_jax.profiling top_ops "$TMP/p32/profile" --n=150 > "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/p32" && tar czf "$OUT/p32.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-fi
+keep_profile "$TMP/p32" p32
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -25,10 +25,7 @@ step "decode b1 tree" 90 $B decode "${D1[@]}"
 step "decode b1 tree topk radix2" 90 python3 scripts/round4_probe.py topk radix2 "${D1[@]}"
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step "b32 tree profile" 120 $B train --model=gpt2 \
   --batch_size=32 --steps=10 --warmup=3 --profile_steps=2 --dump_hlo --out_dir="$TMP/p32"
-if [ -d "$TMP/p32/profile" ]; then
-  python3 -m nanogpt_jax.profiling top_ops "$TMP/p32/profile" --n=150 > "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/p32" && tar czf "$OUT/p32.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-fi
+keep_profile "$TMP/p32" p32
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

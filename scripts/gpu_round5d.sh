@@ -11,7 +11,6 @@
 #   OUT=out-r5d scripts/gpu_round5d.sh     # carry .whl/
 source "$(dirname "$0")/bench_lib.sh"
 setup_env
-pkg() { PKG=(env -C "$PWD/.whl/pkg_$1" PYTHONPATH="$PWD/.whl/pkg_$1:$PYTHONPATH"); }
 for b in 32 12; do
   for i in 1 2; do
     for p in tree ln gelu lngelu; do
@@ -26,10 +25,7 @@ done
 pkg lngelu
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step "b32 lngelu profile" 120 "${PKG[@]}" $B train --model=gpt2 \
   --batch_size=32 --steps=10 --warmup=3 --profile_steps=2 --dump_hlo --out_dir="$TMP/p32"
-if [ -d "$TMP/p32/profile" ]; then
-  python3 -m nanogpt_jax.profiling top_ops "$TMP/p32/profile" --n=150 > "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/p32" && tar czf "$OUT/p32.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-fi
+keep_profile "$TMP/p32" p32
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -23,8 +23,7 @@ WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --c
 want wall_tree && stamped "$OUT/wall_tree_1.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-1"
 want wall_head && stamped "$OUT/wall_head.log" "^step $STOP:" "${HEAD[@]}" "${WALL[@]}" --config.out_dir="$TMP/out-h"
 want wall_tree && stamped "$OUT/wall_tree_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-2"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500|1750):|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'step (0|250|1250|1500|1750):|compiled the'
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

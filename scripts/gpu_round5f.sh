@@ -28,8 +28,7 @@ WALL=(python3 -m nanogpt_jax.train --config=$PWD/configs/shakespeare_char.py --c
 XLA_FLAGS=$FLAG stamped "$OUT/wall_flag_1.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-1"
 stamped "$OUT/wall_tree.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-t"
 XLA_FLAGS=$FLAG stamped "$OUT/wall_flag_2.log" "^step $STOP:" "${WALL[@]}" --config.out_dir="$TMP/out-2"
-ls "$OUT"/wall_*.log > /dev/null 2>&1 && grep -E 'step (0|250|1250|1500|1750):|compiled the' "$OUT"/wall_*.log | tee -a "$LOG"
-tar czf "$OUT/walls.tgz" -C "$OUT" $(cd "$OUT" && ls wall_*.log 2>/dev/null); rm -f "$OUT"/wall_*.log
+keep_walls 'step (0|250|1250|1500|1750):|compiled the'
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -10,7 +10,6 @@
 #   OUT=out-r5g scripts/gpu_round5g.sh     # carry .whl/
 source "$(dirname "$0")/bench_lib.sh"
 setup_env
-pkg() { PKG=(env -C "$PWD/.whl/pkg_$1" PYTHONPATH="$PWD/.whl/pkg_$1:$PYTHONPATH"); }
 D64=(--model=gpt2 --batch_size=64 --prompt_len=16 --new_tokens=200 --steps=5 --warmup=1)
 D1=(--model=gpt2 --batch_size=1 --prompt_len=16 --new_tokens=500 --steps=5 --warmup=1)
 for p in tree5 nocb keys nocb_keys tree5; do pkg $p; step "decode b64 $p" 60 "${PKG[@]}" $B decode "${D64[@]}"; done

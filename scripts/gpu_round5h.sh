@@ -7,10 +7,7 @@ source "$(dirname "$0")/bench_lib.sh"
 setup_env
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step "b12 tree profile" 120 $B train --model=gpt2 \
   --batch_size=12 --steps=10 --warmup=3 --profile_steps=2 --dump_hlo --out_dir="$TMP/p12"
-if [ -d "$TMP/p12/profile" ]; then
-  python3 -m nanogpt_jax.profiling top_ops "$TMP/p12/profile" --n=150 > "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/p12" && tar czf "$OUT/p12.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-fi
+keep_profile "$TMP/p12" p12
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"

@@ -7,10 +7,7 @@ source "$(dirname "$0")/bench_lib.sh"
 setup_env
 XLA_FLAGS=--xla_gpu_enable_command_buffer= step "decode b1 profile" 90 $B decode --model=gpt2 --batch_size=1 \
   --new_tokens=100 --steps=3 --warmup=1 --profile_steps=1 --dump_hlo --out_dir="$TMP/pd1"
-if [ -d "$TMP/pd1/profile" ]; then
-  python3 -m nanogpt_jax.profiling top_ops "$TMP/pd1/profile" --n=150 > "$OUT/top_ops.txt" 2>&1
-  (cd "$TMP/pd1" && tar czf "$OUT/pd1.tgz" $(find . -name '*.hlo.txt') $(find profile -name '*.trace.json.gz' ! -name 'perfetto*'))
-fi
+keep_profile "$TMP/pd1" pd1
 summarize
 say "### done in ${SECONDS}s"
 rm -rf "$TMP"
