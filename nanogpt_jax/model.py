@@ -94,7 +94,11 @@ class CausalSelfAttention(nnx.Module):
             k_BNSH, v_BNSH = (jax.lax.dynamic_update_slice(c, x.transpose(0, 2, 1, 3).astype(c.dtype), (0, 0, pos, 0))
                               for c, x in zip(cache, (k_BTNH, v_BTNH)))
             cache = (k_BNSH, v_BNSH)
-            if T == 1 and B >= CUDNN_DECODE_MIN_BATCH and self.attention == 'cudnn':  # a decode step
+            if isinstance(pos, int) and pos == 0:  # a prefill of an empty cache: causal attention within the chunk,
+                # not over the whole cache it fills (docs/benchmarks.md: 16 of 256 positions at batch 64)
+                y_BTNH = jax.nn.dot_product_attention(q_BTNH, k_BTNH, v_BTNH, is_causal=True,
+                                                      implementation=self.attention)
+            elif T == 1 and B >= CUDNN_DECODE_MIN_BATCH and self.attention == 'cudnn':  # a decode step
                 y_BTNH = cudnn_decode_attention(q_BTNH, k_BNSH, v_BNSH, pos)
             else:
                 visible_TS = jnp.arange(k_BNSH.shape[2])[None, :] <= pos + jnp.arange(T)[:, None]
