@@ -48,7 +48,8 @@ def sample_token(logits_BV, key, temperature: float, top_k: int, top_p: float):
     logits_BV = logits_BV / temperature
     if top_k:  # keep what reaches the k-th largest logit, compared rounded to bf16 (as nanoGPT's bf16 logits
         # are; a tie at the k-th keeps all tied)
-        keys_BV = bf16_keys(logits_BV)
+        # the keys are written once, in 16 bits: the 8 counting passes then read half of what fp32 logits are
+        keys_BV = jax.lax.optimization_barrier(bf16_keys(logits_BV).astype(jnp.uint16)).astype(jnp.int32)
         kth_B1 = kth_largest_key(keys_BV, min(top_k, logits_BV.shape[-1]))[:, None]
         logits_BV = jnp.where(keys_BV < kth_B1, -jnp.inf, logits_BV)
     if top_p < 1.0:  # keep the smallest set of tokens whose probability reaches top_p
@@ -71,7 +72,7 @@ def prefill(graphdef, params, tokens_BS, length, *, prefill_len: int, cache_len:
 
 
 @functools.partial(jax.jit, static_argnames=('graphdef', 'steps', 'temperature', 'top_k', 'top_p', 'vocab_size'),
-                   donate_argnames=('tokens_BS',))
+                   donate_argnames=('tokens_BS', 'cache'))  # a cache not donated is copied before the loop
 def decode(graphdef, params, tokens_BS, cache, logits_BV, length, key, *, steps: int,
            temperature: float, top_k: int, top_p: float, vocab_size: int):
     """Sample tokens into positions [length, length + steps) of the window, one cached step at a time
