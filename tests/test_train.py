@@ -1,4 +1,5 @@
 """The training CLI end to end on tiny runs: learning, resume, data parallelism, metrics, bad input."""
+import functools
 import json
 import os
 import signal
@@ -150,18 +151,21 @@ def test_bad_input_gets_a_clear_error(data_root, tmp_path, kw, message):
     assert message in proc.stderr + proc.stdout, proc.stderr[-2000:]
 
 
+def xla_flags_after(monkeypatch, set_flags, xla_flags, **overrides):
+    """XLA_FLAGS after set_flags (a train.py function) has seen the default config with these overrides."""
+    from nanogpt_jax import config as config_lib
+    monkeypatch.setenv('XLA_FLAGS', xla_flags)
+    c = config_lib.default_config()
+    c.update(overrides)
+    set_flags(c)
+    return os.environ['XLA_FLAGS']
+
+
 def test_cudnn_leaves_cuda_graphs_only_when_training_with_dropout(monkeypatch):
     """cuDNN attention with dropout aborts XLA inside a CUDA graph: the flag that keeps it out is added for
     dropout with cuDNN possible, never over a user's own choice, and not otherwise."""
-    from nanogpt_jax import config as config_lib
     from nanogpt_jax.train import keep_cudnn_out_of_cuda_graphs
-
-    def flags_after(xla_flags, **overrides):
-        monkeypatch.setenv('XLA_FLAGS', xla_flags)
-        c = config_lib.default_config()
-        c.update(overrides)
-        keep_cudnn_out_of_cuda_graphs(c)
-        return os.environ['XLA_FLAGS']
+    flags_after = functools.partial(xla_flags_after, monkeypatch, keep_cudnn_out_of_cuda_graphs)
 
     assert flags_after('', dropout=0.2) == '--xla_gpu_enable_command_buffer=-CUDNN'
     assert flags_after('--xla_dump_to=x', dropout=0.2, attention='cudnn') == \
@@ -172,15 +176,8 @@ def test_cudnn_leaves_cuda_graphs_only_when_training_with_dropout(monkeypatch):
 
 
 def test_triton_gemm_false_sets_the_xla_flag_unless_the_user_did(monkeypatch):
-    from nanogpt_jax import config as config_lib
     from nanogpt_jax.train import use_cublas_gemms
-
-    def flags_after(xla_flags, **overrides):
-        monkeypatch.setenv('XLA_FLAGS', xla_flags)
-        c = config_lib.default_config()
-        c.update(overrides)
-        use_cublas_gemms(c)
-        return os.environ['XLA_FLAGS']
+    flags_after = functools.partial(xla_flags_after, monkeypatch, use_cublas_gemms)
 
     assert flags_after('', triton_gemm=False) == '--xla_gpu_enable_triton_gemm=false'
     assert flags_after('--xla_gpu_enable_triton_gemm=true', triton_gemm=False) == '--xla_gpu_enable_triton_gemm=true'
